@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Build the metal-mesh container image WITHOUT a registry: assemble compose/.rootfs from binaries
+# cargo already built, then `docker build` compose/Dockerfile (FROM scratch) over it.
+#
+#   compose/build-image.sh [--release] [--tag IMAGE] [--seed FILE] [--no-docker] [BINARY...]
+#
+#   --release     take the binaries from target/release instead of target/debug
+#   --tag IMAGE   image name (default: $METAL_MESH_IMAGE or metal-mesh:dev)
+#   --seed FILE   seed baked in as /etc/metal-api/seed.yaml (default: compose/seed.yaml)
+#   --no-docker   only assemble compose/.rootfs
+#   BINARY...     binaries to package (default: metal-api metal-mesh)
+#
+# Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh`), ldd, objcopy
+# (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+profile=debug
+tag="${METAL_MESH_IMAGE:-metal-mesh:dev}"
+seed="$here/seed.yaml"
+docker_build=1
+bins=()
+
+die() { echo "build-image.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --release) profile=release ;;
+        --tag) [ $# -ge 2 ] || die "--tag needs a value"; tag="$2"; shift ;;
+        --seed) [ $# -ge 2 ] || die "--seed needs a value"; seed="$2"; shift ;;
+        --no-docker) docker_build=0 ;;
+        -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) die "unknown option $1 (see --help)" ;;
+        *) bins+=("$1") ;;
+    esac
+    shift
+done
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh)
+
+for tool in ldd objcopy readelf; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install binutils libc-bin)"
+done
+
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+bin_dir="$target_dir/$profile"
+release_flag=""; [ "$profile" = release ] && release_flag=" --release"
+for b in "${bins[@]}"; do
+    [ -x "$bin_dir/$b" ] || die "$bin_dir/$b not found: run 'cargo build$release_flag --bin $b' first"
+done
+[ -f "$seed" ] || die "seed file $seed not found (pass --seed FILE)"
+
+# .rootfs/fs becomes the image's /, owned by root; .rootfs/data becomes /data, owned by the
+# unprivileged user (the Dockerfile copies it with --chown, which needs /data not to exist yet).
+staging="$here/.rootfs"
+rootfs="$staging/fs"
+rm -rf "$staging"
+mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/ssl/certs,tmp} "$staging/data"
+chmod 1777 "$rootfs/tmp"
+chmod 0755 "$staging/data"
+
+# Copies a file (following symlinks) to the same absolute path inside the rootfs.
+declare -A copied=()
+copy_abs() {
+    local src="$1"
+    [ -n "${copied[$src]:-}" ] && return 0
+    [ -e "$src" ] || die "library $src not found"
+    mkdir -p "$rootfs$(dirname "$src")"
+    cp -L "$src" "$rootfs$src"
+    copied[$src]=1
+}
+
+for b in "${bins[@]}"; do
+    src="$bin_dir/$b"
+    # Debug info is most of a debug binary; symbols stay so backtraces keep their names.
+    objcopy --strip-debug "$src" "$rootfs/usr/local/bin/$b"
+    chmod 0755 "$rootfs/usr/local/bin/$b"
+
+    # The dynamic loader the binary asks for (PT_INTERP), then every library ldd resolves.
+    interp="$(readelf -l "$src" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')"
+    [ -z "$interp" ] || copy_abs "$interp"
+    if ldd_out="$(ldd "$src" 2>&1)"; then
+        if grep -q "not found" <<<"$ldd_out"; then
+            die "$b: unresolved libraries:"$'\n'"$ldd_out"
+        fi
+        while read -r lib; do
+            copy_abs "$lib"
+        done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$ldd_out")
+    elif [ -n "$interp" ]; then
+        die "ldd $src failed:"$'\n'"$ldd_out"
+    fi # else: a static binary, nothing to copy
+done
+
+cp "$seed" "$rootfs/etc/metal-api/seed.yaml"
+chmod 0644 "$rootfs/etc/metal-api/seed.yaml"
+
+# CA bundle for services that call HTTPS endpoints (a real metal-api, Kubernetes).
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+fi
+
+cat >"$rootfs/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/data:/sbin/nologin
+PASSWD
+cat >"$rootfs/etc/group" <<'GROUP'
+root:x:0:
+nonroot:x:65532:
+GROUP
+cat >"$rootfs/etc/nsswitch.conf" <<'NSS'
+passwd: files
+group: files
+hosts: files dns
+NSS
+
+size="$(du -sh "$staging" | cut -f1)"
+echo "build-image.sh: assembled $staging ($size) from $bin_dir: ${bins[*]}"
+echo "build-image.sh: libraries: ${!copied[*]}"
+
+[ "$docker_build" = 1 ] || exit 0
+
+command -v docker >/dev/null || die "docker not found"
+# The legacy builder needs nothing beyond the daemon; BuildKit needs the buildx plugin.
+if [ -z "${DOCKER_BUILDKIT:-}" ] && ! docker buildx version >/dev/null 2>&1; then
+    export DOCKER_BUILDKIT=0
+fi
+old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
+docker build -t "$tag" -f "$here/Dockerfile" "$here"
+new_id="$(docker image inspect -f '{{.Id}}' "$tag")"
+# Drop the image this tag pointed to before, so rebuilds do not pile up dangling images.
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+    docker image rm "$old_id" >/dev/null 2>&1 || true
+fi
+echo "build-image.sh: built $tag ($new_id, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%.1f MB", $1 / 1e6 }'))"

@@ -1,0 +1,82 @@
+//! Helpers for black-box tests: locate (and if needed build) the workspace's binaries,
+//! start them as child processes, and wait for them to listen.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The workspace root (parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("integration crate lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Release when this crate was built optimized (benches), debug otherwise (tests).
+const RELEASE: bool = !cfg!(debug_assertions);
+
+/// The directory `cargo` writes this profile's binaries to.
+fn target_profile_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join(if RELEASE { "release" } else { "debug" })
+}
+
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Path to a workspace binary, built with `cargo build --bin NAME` (in this crate's profile) the first time it is
+/// asked for in this test process (so a stale binary from an earlier build is never used).
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "--bin", name]);
+        if RELEASE {
+            build.arg("--release");
+        }
+        let status = build
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --bin {name} failed");
+        built.push(name.to_string());
+    }
+    let path = target_profile_dir().join(name);
+    assert!(path.exists(), "{} missing after build", path.display());
+    path
+}
+
+/// A reqwest client. reqwest is built without a default TLS crypto provider (one provider,
+/// ring, for the whole workspace), so install it before the first client.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+}
+
+/// Waits until `addr` accepts TCP connections, or panics after `timeout`.
+pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{addr} did not start listening within {timeout:?}");
+}
+
+pub mod metal_api;

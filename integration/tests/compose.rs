@@ -1,0 +1,397 @@
+//! The compose stack: build the image from the cargo-built binaries (no registry), start
+//! `compose/docker-compose.yml` under a unique project name on a free loopback port, allocate an
+//! IP through the real HTTP API with HMAC auth, restart the container and read the IP back (the
+//! redb file on the named volume survived). The stack is torn down (`down -v`) even on panic.
+//!
+//! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const PROJECT_ID: &str = "00000000-0000-0000-0000-000000000001";
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Skips (outside CI) or fails (in CI) the test with `reason`.
+fn unavailable(reason: &str) {
+    assert!(!in_ci(), "{reason} (CI is set, so this is a failure)");
+    eprintln!("SKIPPED compose stack test: {reason}");
+}
+
+fn quiet(cmd: &mut Command) -> Option<Output> {
+    cmd.stdin(Stdio::null()).output().ok()
+}
+
+/// `docker compose` (v2 plugin) if present, else `docker-compose` (v1), else None.
+fn compose_cli() -> Option<Vec<String>> {
+    let plugin = quiet(Command::new("docker").args(["compose", "version"]));
+    if plugin.is_some_and(|o| o.status.success()) {
+        return Some(vec!["docker".into(), "compose".into()]);
+    }
+    let standalone = quiet(Command::new("docker-compose").arg("version"));
+    if standalone.is_some_and(|o| o.status.success()) {
+        return Some(vec!["docker-compose".into()]);
+    }
+    None
+}
+
+/// A started compose project; dropping it runs `down -v` (after dumping logs on panic).
+struct Stack {
+    cli: Vec<String>,
+    file: PathBuf,
+    project: String,
+    env: Vec<(String, String)>,
+}
+
+impl Stack {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.cli[0]);
+        cmd.args(&self.cli[1..])
+            .arg("-f")
+            .arg(&self.file)
+            .args(["-p", &self.project])
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a compose subcommand and asserts it succeeded; returns stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run compose {args:?}: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "compose {args:?} failed ({}):\n{stderr}",
+            out.status
+        );
+        eprint!("{stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn container_id(&self) -> String {
+        let id = self.run(&["ps", "-q", "metal-api"]).trim().to_string();
+        assert!(
+            !id.is_empty(),
+            "no metal-api container in project {}",
+            self.project
+        );
+        id
+    }
+
+    fn started_at(&self) -> String {
+        let id = self.container_id();
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.StartedAt}}", &id])
+            .output()
+            .expect("docker inspect");
+        assert!(out.status.success(), "docker inspect {id} failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(out) = self
+                .command(&["logs", "--no-color", "--tail", "200"])
+                .output()
+        {
+            eprintln!(
+                "--- compose logs ({}) ---\n{}{}",
+                self.project,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        match self
+            .command(&["down", "-v", "--remove-orphans", "-t", "5"])
+            .output()
+        {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "compose down -v for {} failed: {}",
+                self.project,
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("compose down -v for {}: {e}", self.project),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HMAC auth as metal-api expects it (written out here so the test does not lean on the SDK it
+// also exercises elsewhere): X-Date, X-Data-Salt, Authorization: Metal-<Kind> hex(HMAC-SHA256(
+// key, x-date ‖ METHOD ‖ salt)).
+
+fn salt() -> String {
+    // 24 ASCII letters; unique enough for a test (time-seeded xorshift).
+    let mut x = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
+    (0..24)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+            letters[(x % letters.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+fn auth_headers(kind: &str, key: &str, method: &Method) -> [(String, String); 3] {
+    let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let salt = salt();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).expect("hmac key");
+    mac.update(date.as_bytes());
+    mac.update(method.as_str().to_ascii_uppercase().as_bytes());
+    mac.update(salt.as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    [
+        ("X-Date".into(), date),
+        ("X-Data-Salt".into(), salt),
+        ("Authorization".into(), format!("Metal-{kind} {signature}")),
+    ]
+}
+
+struct Api {
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(port: u16) -> Self {
+        // reqwest is built with `rustls-no-provider`: it needs a process-wide provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .no_proxy()
+            .build()
+            .expect("http client");
+        Self {
+            rt,
+            http,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// One request; `auth` is (kind, key). Returns status and the body (JSON or as a string).
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> reqwest::Result<(StatusCode, Value)> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some((kind, key)) = auth {
+            for (name, value) in auth_headers(kind, key, &method) {
+                req = req.header(name, value);
+            }
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        self.rt.block_on(async {
+            let resp = req.send().await?;
+            let status = resp.status();
+            let text = resp.text().await?;
+            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            Ok((status, value))
+        })
+    }
+
+    /// Polls GET /v1/health until it answers 200 with status "healthy".
+    fn wait_healthy(&self, what: &str) {
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            match self.call(Method::GET, "/v1/health", None, None) {
+                Ok((StatusCode::OK, body)) => {
+                    assert_eq!(
+                        body["status"], "healthy",
+                        "/v1/health answered 200 but not healthy: {body}"
+                    );
+                    eprintln!("metal-api healthy {what}");
+                    return;
+                }
+                Ok((status, body)) => last = format!("{status}: {body}"),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("metal-api not healthy {what} within {HEALTH_TIMEOUT:?}; last: {last}");
+    }
+}
+
+fn random_key(tag: &str) -> String {
+    format!("{tag}-{}", salt())
+}
+
+#[test]
+fn compose_stack_allocates_an_ip_that_survives_a_restart() {
+    let docker_ok = quiet(Command::new("docker").arg("info")).is_some_and(|o| o.status.success());
+    if !docker_ok {
+        return unavailable("no reachable Docker daemon (`docker info` failed)");
+    }
+    let Some(cli) = compose_cli() else {
+        return unavailable("neither `docker compose` nor `docker-compose` is installed");
+    };
+
+    // The image is assembled from these very binaries (built now if stale).
+    integration::binary("metal-api");
+    integration::binary("metal-mesh");
+    let root = integration::workspace_root();
+    let t = Instant::now();
+    let out = Command::new("bash")
+        .arg(root.join("compose/build-image.sh"))
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run compose/build-image.sh");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "compose/build-image.sh failed ({}):\n{stdout}",
+        out.status
+    );
+    for line in stdout.lines().filter(|l| l.starts_with("build-image.sh:")) {
+        eprintln!("{line}");
+    }
+    eprintln!("image built in {:?}", t.elapsed());
+
+    let port = integration::free_addr().port();
+    let view_key = random_key("view");
+    let edit_key = random_key("edit");
+    let admin_key = random_key("admin");
+    let stack = Stack {
+        cli,
+        file: root.join("compose/docker-compose.yml"),
+        project: format!(
+            "mmtest{}x{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() % 1_000_000)
+                .unwrap_or(0)
+        ),
+        env: vec![
+            ("METAL_MESH_IMAGE".into(), "metal-mesh:dev".into()),
+            ("METAL_API_HOST_IP".into(), "127.0.0.1".into()),
+            ("METAL_API_HOST_PORT".into(), port.to_string()),
+            ("METAL_API_HMAC_VIEW_KEY".into(), view_key.clone()),
+            ("METAL_API_HMAC_EDIT_KEY".into(), edit_key.clone()),
+            ("METAL_API_HMAC_ADMIN_KEY".into(), admin_key.clone()),
+        ],
+    };
+    eprintln!(
+        "compose project {} on 127.0.0.1:{port} ({})",
+        stack.project,
+        stack.cli.join(" ")
+    );
+    stack.run(&["up", "-d", "--no-build"]);
+    let api = Api::new(port);
+    api.wait_healthy("after start");
+
+    // Allocate an ephemeral IP in the seeded external network, signed with the edit key.
+    let request = json!({
+        "networkid": "internet",
+        "projectid": PROJECT_ID,
+        "type": "ephemeral",
+        "name": "compose-test",
+    });
+    let (status, ip) = api
+        .call(
+            Method::POST,
+            "/v1/ip/allocate",
+            Some(("Edit", &edit_key)),
+            Some(request.clone()),
+        )
+        .expect("POST /v1/ip/allocate");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "allocate answered {status}: {ip}"
+    );
+    let address = ip["ipaddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ipaddress in {ip}"))
+        .to_string();
+    let uuid = ip["allocationuuid"].clone();
+    assert!(
+        address.starts_with("185.1.2."),
+        "{address} is not in the seeded prefix 185.1.2.0/24"
+    );
+    assert!(uuid.is_string(), "no allocationuuid in {ip}");
+    eprintln!("allocated {address} ({uuid})");
+
+    // The container got the keys from the environment: the compose defaults are refused.
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/v1/ip/allocate",
+            Some(("Edit", "metal-edit")),
+            Some(request),
+        )
+        .expect("POST /v1/ip/allocate with the default key");
+    assert!(
+        status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN,
+        "a request signed with the default dev key was answered {status}: {body}"
+    );
+
+    // Restart the container; the allocation must come back from the volume.
+    let before = stack.started_at();
+    stack.run(&["restart", "-t", "15", "metal-api"]);
+    let after = stack.started_at();
+    assert_ne!(before, after, "the metal-api container was not restarted");
+    api.wait_healthy("after restart");
+
+    let (status, got) = api
+        .call(
+            Method::GET,
+            &format!("/v1/ip/{address}"),
+            Some(("View", &view_key)),
+            None,
+        )
+        .expect("GET /v1/ip/<address>");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "GET /v1/ip/{address} answered {status}: {got}"
+    );
+    assert_eq!(
+        got["ipaddress"],
+        address.as_str(),
+        "wrong IP read back: {got}"
+    );
+    assert_eq!(
+        got["allocationuuid"], uuid,
+        "allocationuuid changed across the restart: {got}"
+    );
+    assert_eq!(got["projectid"], PROJECT_ID, "projectid changed: {got}");
+    eprintln!("{address} survived the restart");
+    drop(stack);
+}
