@@ -43,7 +43,13 @@ impl MetalApi {
         let addr = crate::free_addr();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let child = spawn(addr, data_dir, base_path, &extra);
-        let api = Self { addr, data_dir: data_dir.to_path_buf(), base_path: base_path.to_string(), child, extra };
+        let api = Self {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            base_path: base_path.to_string(),
+            child,
+            extra,
+        };
         api.wait_healthy();
         api
     }
@@ -53,7 +59,12 @@ impl MetalApi {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}{}", self.addr, self.base_path.trim_end_matches('/'), path)
+        format!(
+            "http://{}{}{}",
+            self.addr,
+            self.base_path.trim_end_matches('/'),
+            path
+        )
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -88,11 +99,22 @@ impl Drop for MetalApi {
 fn spawn(addr: SocketAddr, data_dir: &Path, base_path: &str, extra: &[String]) -> Child {
     let seed = crate::workspace_root().join("compose/seed.yaml");
     Command::new(crate::binary("metal-api"))
-        .arg("--listen").arg(addr.to_string())
-        .arg("--data-dir").arg(data_dir)
-        .arg("--seed").arg(seed)
-        .arg("--base-path").arg(base_path)
-        .args(["--hmac-view-key", VIEW_KEY, "--hmac-edit-key", EDIT_KEY, "--hmac-admin-key", ADMIN_KEY])
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--seed")
+        .arg(seed)
+        .arg("--base-path")
+        .arg(base_path)
+        .args([
+            "--hmac-view-key",
+            VIEW_KEY,
+            "--hmac-edit-key",
+            EDIT_KEY,
+            "--hmac-admin-key",
+            ADMIN_KEY,
+        ])
         .args(["--log-level", "warn"])
         .args(extra)
         .stdout(Stdio::null())
@@ -110,16 +132,35 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(api: &MetalApi) -> Self {
-        Self { http: crate::http_client(), base: api.url("") }
+        Self {
+            http: crate::http_client(),
+            base: api.url(""),
+        }
     }
 
     /// Sends a request signed as `kind` (None: unsigned) and returns status and JSON body.
-    pub async fn call(&self, kind: Option<HmacKind>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        kind: Option<HmacKind>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("valid method");
-        let mut req = self.http.request(method.clone(), format!("{}{}", self.base, path));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
         if let Some(kind) = kind {
-            let h = sign(kind, key(kind).as_bytes(), method.as_str(), chrono::Utc::now());
-            req = req.header(HEADER_DATE, h.date).header(HEADER_SALT, h.salt).header("Authorization", h.authorization);
+            let h = sign(
+                kind,
+                key(kind).as_bytes(),
+                method.as_str(),
+                chrono::Utc::now(),
+            );
+            req = req
+                .header(HEADER_DATE, h.date)
+                .header(HEADER_SALT, h.salt)
+                .header("Authorization", h.authorization);
         }
         if let Some(body) = body {
             req = req.json(&body);
@@ -127,13 +168,21 @@ impl Caller {
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Like [`Caller::edit`], but a failed connection (server gone) is `None`, not a panic.
     pub async fn try_edit(&self, method: &str, path: &str, body: Value) -> Option<(u16, Value)> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("valid method");
-        let h = sign(HmacKind::Edit, EDIT_KEY.as_bytes(), method.as_str(), chrono::Utc::now());
+        let h = sign(
+            HmacKind::Edit,
+            EDIT_KEY.as_bytes(),
+            method.as_str(),
+            chrono::Utc::now(),
+        );
         let resp = self
             .http
             .request(method, format!("{}{}", self.base, path))

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, KeyInit, Mac};
+use metal_api_sdk::auth::{self, HmacKind};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 const PROJECT_ID: &str = "00000000-0000-0000-0000-000000000001";
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -131,41 +130,15 @@ impl Drop for Stack {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// HMAC auth as metal-api expects it (written out here so the test does not lean on the SDK it
-// also exercises elsewhere): X-Date, X-Data-Salt, Authorization: Metal-<Kind> hex(HMAC-SHA256(
-// key, x-date ‖ METHOD ‖ salt)).
-
-fn salt() -> String {
-    // 24 ASCII letters; unique enough for a test (time-seeded xorshift).
-    let mut x = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
-    (0..24)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-            letters[(x % letters.len() as u64) as usize] as char
-        })
-        .collect()
-}
-
+/// The three HMAC headers for one request, from the SDK (its signing is tested against
+/// independently computed vectors in `shared/metal-api-sdk/tests/auth.rs`).
 fn auth_headers(kind: &str, key: &str, method: &Method) -> [(String, String); 3] {
-    let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let salt = salt();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).expect("hmac key");
-    mac.update(date.as_bytes());
-    mac.update(method.as_str().to_ascii_uppercase().as_bytes());
-    mac.update(salt.as_bytes());
-    let signature = hex::encode(mac.finalize().into_bytes());
+    let kind = HmacKind::parse(&format!("Metal-{kind}")).expect("View, Edit or Admin");
+    let h = auth::sign(kind, key.as_bytes(), method.as_str(), chrono::Utc::now());
     [
-        ("X-Date".into(), date),
-        ("X-Data-Salt".into(), salt),
-        ("Authorization".into(), format!("Metal-{kind} {signature}")),
+        (auth::HEADER_DATE.into(), h.date),
+        (auth::HEADER_SALT.into(), h.salt),
+        ("Authorization".into(), h.authorization),
     ]
 }
 
@@ -247,7 +220,7 @@ impl Api {
 }
 
 fn random_key(tag: &str) -> String {
-    format!("{tag}-{}", salt())
+    format!("{tag}-{}", auth::new_salt().to_lowercase())
 }
 
 #[test]

@@ -18,7 +18,11 @@ use tokio::sync::Mutex;
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_string)
+        })
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
 }
@@ -36,7 +40,10 @@ fn baseline(n: usize) -> Duration {
             "projectid": PROJECT, "ip_type": "ephemeral", "tags": [], "created": "2026-01-01T00:00:00Z", "changed": "2026-01-01T00:00:00Z", "rev": 1});
         let bytes = serde_json::to_vec(&record).unwrap();
         let tx = db.begin_write().unwrap();
-        tx.open_table(IPS).unwrap().insert(addr.as_str(), bytes.as_slice()).unwrap();
+        tx.open_table(IPS)
+            .unwrap()
+            .insert(addr.as_str(), bytes.as_slice())
+            .unwrap();
         tx.commit().unwrap();
     }
     start.elapsed()
@@ -50,9 +57,13 @@ fn uuid_like(i: usize) -> String {
 async fn main() {
     let mut args = std::env::args().skip(1);
     let clients: usize = args.next().map_or(64, |a| a.parse().expect("CLIENTS"));
-    let total: usize = args.next().map_or(10_000, |a| a.parse().expect("ALLOCATIONS"));
+    let total: usize = args
+        .next()
+        .map_or(10_000, |a| a.parse().expect("ALLOCATIONS"));
 
-    let base = tokio::task::spawn_blocking(move || baseline(total)).await.unwrap();
+    let base = tokio::task::spawn_blocking(move || baseline(total))
+        .await
+        .unwrap();
     let base_rate = total as f64 / base.as_secs_f64();
 
     let dir = tempfile::tempdir().unwrap();
@@ -64,16 +75,32 @@ async fn main() {
     assert_eq!(c.admin("PUT", "/v1/network", Some(net)).await.0, 201);
 
     let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(total));
-    let results = Arc::new(Mutex::new((Histogram::<u64>::new(3).unwrap(), Vec::with_capacity(total))));
+    let results = Arc::new(Mutex::new((
+        Histogram::<u64>::new(3).unwrap(),
+        Vec::with_capacity(total),
+    )));
     let start = Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|_| {
             let (c, remaining, results) = (c.clone(), remaining.clone(), results.clone());
             tokio::spawn(async move {
                 let mut local = Vec::new();
-                while remaining.fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |r| r.checked_sub(1)).is_ok() {
+                while remaining
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |r| r.checked_sub(1),
+                    )
+                    .is_ok()
+                {
                     let t = Instant::now();
-                    let (status, body) = c.edit("POST", "/v1/ip/allocate", Some(json!({"networkid": "bench", "projectid": PROJECT}))).await;
+                    let (status, body) = c
+                        .edit(
+                            "POST",
+                            "/v1/ip/allocate",
+                            Some(json!({"networkid": "bench", "projectid": PROJECT})),
+                        )
+                        .await;
                     assert_eq!(status, 201, "{body}");
                     local.push((t.elapsed(), body["ipaddress"].as_str().unwrap().to_string()));
                 }
@@ -95,12 +122,16 @@ async fn main() {
     let duplicates = addrs.len() - unique.len();
     let rate = total as f64 / elapsed.as_secs_f64();
     println!("clients={clients} allocations={total} duplicates={duplicates}");
-    println!("| metal-api HTTP, {clients} clients | {total} | {rate:.0}/s | {:.2} ms | {:.2} ms | {:.2} | {:.1} MiB idle, {:.1} MiB after |",
+    println!(
+        "| metal-api HTTP, {clients} clients | {total} | {rate:.0}/s | {:.2} ms | {:.2} ms | {:.2} | {:.1} MiB idle, {:.1} MiB after |",
         hist.value_at_quantile(0.5) as f64 / 1000.0,
         hist.value_at_quantile(0.99) as f64 / 1000.0,
         rate / base_rate,
         idle_rss as f64 / 1024.0,
-        loaded_rss as f64 / 1024.0);
-    println!("| baseline: redb, one durable tx per record | {total} | {base_rate:.0}/s | | | 1.00 | |");
+        loaded_rss as f64 / 1024.0
+    );
+    println!(
+        "| baseline: redb, one durable tx per record | {total} | {base_rate:.0}/s | | | 1.00 | |"
+    );
     assert_eq!(duplicates, 0, "an address was handed out twice");
 }

@@ -7,7 +7,11 @@ use clap::Parser;
 use mesh_runtime::RuntimeArgs;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "metal-api", version, about = "Embedded metal-api, wire-compatible with metal-stack's metal-api v1")]
+#[command(
+    name = "metal-api",
+    version,
+    about = "Embedded metal-api, wire-compatible with metal-stack's metal-api v1"
+)]
 pub struct Args {
     #[command(flatten)]
     pub runtime: RuntimeArgs,

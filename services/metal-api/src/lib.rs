@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use anyhow::Context as _;
-use metal_api_sdk::auth::{HmacKind, HmacVerifier};
 use mesh_runtime::{ServiceInfo, ServiceParts, Setup};
+use metal_api_sdk::auth::{HmacKind, HmacVerifier};
 use utoipa::OpenApi;
 
 use crate::actors::Inventory;

@@ -33,7 +33,10 @@ pub struct Seed {
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error("cannot read seed {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("seed {path} is not valid: {message}")]
     Parse { path: String, message: String },
 }
@@ -68,34 +71,57 @@ pub fn apply(state: &mut State, ctx: &mut Ctx, seed: &Seed) -> ApiResult<Applied
         match result {
             Ok(()) => applied.created += 1,
             Err(e) if e.status == 409 => applied.existing += 1,
-            Err(e) => return Err(ApiError { status: e.status, message: format!("seed {what}: {}", e.message) }),
+            Err(e) => {
+                return Err(ApiError {
+                    status: e.status,
+                    message: format!("seed {what}: {}", e.message),
+                });
+            }
         }
         Ok(())
     };
     for p in &seed.partitions {
-        count(masterdata::create_partition(state, ctx, p).map(drop), &format!("partition {}", p.id))?;
+        count(
+            masterdata::create_partition(state, ctx, p).map(drop),
+            &format!("partition {}", p.id),
+        )?;
     }
     for s in &seed.sizes {
-        count(masterdata::create_size(state, ctx, s).map(drop), &format!("size {}", s.id))?;
+        count(
+            masterdata::create_size(state, ctx, s).map(drop),
+            &format!("size {}", s.id),
+        )?;
     }
     for i in &seed.images {
-        count(masterdata::create_image(state, ctx, i).map(drop), &format!("image {}", i.id))?;
+        count(
+            masterdata::create_image(state, ctx, i).map(drop),
+            &format!("image {}", i.id),
+        )?;
     }
     for p in &seed.projects {
         let id = p.meta.id.clone().unwrap_or_default();
         if id.is_empty() {
             return Err(ApiError::bad_request("seed project: meta.id is required"));
         }
-        count(masterdata::create_project(state, ctx, p).map(drop), &format!("project {id}"))?;
+        count(
+            masterdata::create_project(state, ctx, p).map(drop),
+            &format!("project {id}"),
+        )?;
     }
     for n in &seed.networks {
         if n.id.is_empty() {
             return Err(ApiError::bad_request("seed network: id is required"));
         }
-        count(networks::create(state, ctx, n).map(drop), &format!("network {}", n.id))?;
+        count(
+            networks::create(state, ctx, n).map(drop),
+            &format!("network {}", n.id),
+        )?;
     }
     for m in &seed.machines {
-        count(machines::register(state, ctx, m).map(drop), &format!("machine {}", m.id))?;
+        count(
+            machines::register(state, ctx, m).map(drop),
+            &format!("machine {}", m.id),
+        )?;
     }
     Ok(applied)
 }

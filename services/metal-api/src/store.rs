@@ -20,11 +20,18 @@ const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open {path}: {source}")]
-    Open { path: String, source: redb::DatabaseError },
+    Open {
+        path: String,
+        source: redb::DatabaseError,
+    },
     #[error("storage error: {0}")]
     Storage(String),
     #[error("corrupt record {key:?} in table {table}: {source}")]
-    Corrupt { table: &'static str, key: String, source: serde_json::Error },
+    Corrupt {
+        table: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> StoreError {
@@ -69,7 +76,8 @@ impl Store {
         }
         let string = |k: &str| -> Result<String, StoreError> { Ok(k.to_string()) };
         let address = |k: &str| -> Result<std::net::IpAddr, StoreError> {
-            k.parse().map_err(|_| StoreError::Storage(format!("ip table key {k:?} is not an address")))
+            k.parse()
+                .map_err(|_| StoreError::Storage(format!("ip table key {k:?} is not an address")))
         };
         load!(PARTITIONS, "partitions", Partition, string);
         load!(SIZES, "sizes", Size, string);
@@ -108,7 +116,11 @@ impl Store {
     }
 }
 
-fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+fn decode<T: DeserializeOwned>(
+    table: &'static str,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
         table,
         key: key.to_string(),
@@ -116,7 +128,11 @@ fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> 
     })
 }
 
-fn write<T: Serialize>(table: &mut redb::Table<&str, &[u8]>, key: &str, value: &Option<T>) -> Result<(), StoreError> {
+fn write<T: Serialize>(
+    table: &mut redb::Table<&str, &[u8]>,
+    key: &str,
+    value: &Option<T>,
+) -> Result<(), StoreError> {
     match value {
         Some(v) => {
             let bytes = serde_json::to_vec(v).map_err(storage)?;

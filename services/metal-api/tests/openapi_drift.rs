@@ -6,7 +6,10 @@ use std::path::Path;
 #[test]
 fn committed_openapi_matches_the_code() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/metal-api.json");
-    let generated = metal_api::openapi().to_pretty_json().expect("serialize OpenAPI") + "\n";
+    let generated = metal_api::openapi()
+        .to_pretty_json()
+        .expect("serialize OpenAPI")
+        + "\n";
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).expect("write openapi/metal-api.json");
         return;

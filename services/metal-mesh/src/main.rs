@@ -6,7 +6,11 @@ mod up;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "metal-mesh", version, about = "metal-stack's Kubernetes integrations, in one process")]
+#[command(
+    name = "metal-mesh",
+    version,
+    about = "metal-stack's Kubernetes integrations, in one process"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

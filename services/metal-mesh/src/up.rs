@@ -39,7 +39,11 @@ const KEY_VARS: [&str; 3] = [
 ];
 
 fn random_key() -> String {
-    rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
 }
 
 /// Reads `hmac-keys.env`, or writes new random keys there on first start.
@@ -71,14 +75,16 @@ fn keys(path: &Path) -> anyhow::Result<(Keys, bool)> {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
-    fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
+    fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let (keys, generated) = keys(&args.state_dir.join("hmac-keys.env"))?;
     let seed = match args.seed {
         Some(seed) => seed,
         None => {
             let path = args.state_dir.join("seed.yaml");
             if !path.exists() {
-                fs::write(&path, EMBEDDED_SEED).with_context(|| format!("writing {}", path.display()))?;
+                fs::write(&path, EMBEDDED_SEED)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             path
         }
@@ -91,9 +97,16 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     println!(
         "  hmac keys   {} ({})",
         args.state_dir.join("hmac-keys.env").display(),
-        if generated { "generated now" } else { "kept from an earlier start" }
+        if generated {
+            "generated now"
+        } else {
+            "kept from an earlier start"
+        }
     );
-    println!("              Metal-View={}  Metal-Edit={}  Metal-Admin={}", keys.view, keys.edit, keys.admin);
+    println!(
+        "              Metal-View={}  Metal-Edit={}  Metal-Admin={}",
+        keys.view, keys.edit, keys.admin
+    );
     let metal_api_args = metal_api::Args {
         runtime: args.runtime.clone(),
         data_dir: args.state_dir.join("metal-api"),
@@ -104,5 +117,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         hmac_admin_key: keys.admin,
         hmac_lifetime: std::time::Duration::from_secs(30),
     };
-    mesh_runtime::run(metal_api::INFO, args.runtime, move |setup| metal_api::start(metal_api_args, setup))
+    mesh_runtime::run(metal_api::INFO, args.runtime, move |setup| {
+        metal_api::start(metal_api_args, setup)
+    })
 }

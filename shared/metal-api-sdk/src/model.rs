@@ -212,7 +212,11 @@ pub struct NetworkResponse {
     pub underlay: bool,
     #[serde(default)]
     pub labels: Labels,
-    #[serde(rename = "additionalAnnouncableCIDRs", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "additionalAnnouncableCIDRs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub additional_announcable_cidrs: Vec<String>,
     pub networktype: String,
     pub nattype: String,
@@ -260,7 +264,11 @@ pub struct NetworkCreateRequest {
     pub underlay: bool,
     #[serde(default)]
     pub labels: Labels,
-    #[serde(rename = "additionalAnnouncableCIDRs", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "additionalAnnouncableCIDRs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub additional_announcable_cidrs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub networktype: Option<String>,
@@ -482,7 +490,11 @@ pub struct ImageCreateRequest {
     pub features: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<String>,
-    #[serde(rename = "expirationDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expirationDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_date: Option<DateTime<Utc>>,
 }
 

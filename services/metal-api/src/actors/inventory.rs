@@ -72,8 +72,10 @@ impl Inventory {
             return;
         }
         self.flushing = true;
-        let (changes, replies): (Vec<Vec<Change>>, Vec<Reply>) =
-            std::mem::take(&mut self.pending).into_iter().map(|p| (p.changes, p.reply)).unzip();
+        let (changes, replies): (Vec<Vec<Change>>, Vec<Reply>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|p| (p.changes, p.reply))
+            .unzip();
         let changes: Vec<Change> = changes.into_iter().flatten().collect();
         let store = self.store.clone();
         let write = async move {
@@ -113,7 +115,8 @@ impl Actor for Inventory {
 impl Supervised for Inventory {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.metrics.restarted(NAME);
-        let err = ApiError::unavailable("the inventory restarted before this change was stored; retry");
+        let err =
+            ApiError::unavailable("the inventory restarted before this change was stored; retry");
         for p in std::mem::take(&mut self.pending) {
             (p.reply)(Some(err.clone()));
         }
@@ -187,4 +190,3 @@ pub async fn exec<T: Send + 'static>(
         .await
         .unwrap_or_else(|e| Err(ApiError::unavailable(format!("inventory unavailable: {e}"))))
 }
-

@@ -25,7 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(4 * 1024 * 1024)
-            .error_handler(|err, _| ApiError::bad_request(format!("cannot read request body: {err}")).into()),
+            .error_handler(|err, _| {
+                ApiError::bad_request(format!("cannot read request body: {err}")).into()
+            }),
     )
     .app_data(
         web::PathConfig::default()

@@ -39,8 +39,12 @@ pub async fn version() -> web::Json<Version> {
         name: "metal-api".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         revision: "metal-mesh".into(),
-        gitsha1: option_env!("METAL_MESH_GIT_SHA").unwrap_or("unknown").into(),
-        builddate: option_env!("METAL_MESH_BUILD_DATE").unwrap_or("unknown").into(),
+        gitsha1: option_env!("METAL_MESH_GIT_SHA")
+            .unwrap_or("unknown")
+            .into(),
+        builddate: option_env!("METAL_MESH_BUILD_DATE")
+            .unwrap_or("unknown")
+            .into(),
         min_client_version: "v0.0.0".into(),
         release_version: None,
     })

@@ -1,10 +1,12 @@
 //! `/v1/ip`: thin handlers over `core::ips`.
 
-use actix_web::{HttpResponse, get, post, delete, web};
-use metal_api_sdk::model::{HttpErrorResponse, IpAllocateRequest, IpFindRequest, IpResponse, IpUpdateRequest};
+use actix_web::{HttpResponse, delete, get, post, web};
+use metal_api_sdk::model::{
+    HttpErrorResponse, IpAllocateRequest, IpFindRequest, IpResponse, IpUpdateRequest,
+};
 
-use super::auth::{Edit, View};
 use super::Inv;
+use super::auth::{Edit, View};
 use crate::actors::inventory::exec;
 use crate::core::ips::{self, Wanted};
 use crate::core::{ApiError, filters, render};
@@ -25,9 +27,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses((status = 200, description = "OK", body = IpResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/ip/{id}")]
-pub async fn find_ip(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<IpResponse>, ApiError> {
+pub async fn find_ip(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<IpResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| ips::get(s, &id).map(|ip| render::ip(&ip))).await.map(web::Json)
+    exec(&inv, move |s, _| ips::get(s, &id).map(|ip| render::ip(&ip)))
+        .await
+        .map(web::Json)
 }
 
 /// get all ips
@@ -36,7 +44,9 @@ pub async fn find_ip(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Js
     security(("HMAC" = [])))]
 #[get("/v1/ip")]
 pub async fn list_ips(_: View, inv: Inv) -> Result<web::Json<Vec<IpResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.ips.values().map(render::ip).collect())).await.map(web::Json)
+    exec(&inv, |s, _| Ok(s.ips.values().map(render::ip).collect()))
+        .await
+        .map(web::Json)
 }
 
 /// get all ips that match given properties
@@ -44,11 +54,17 @@ pub async fn list_ips(_: View, inv: Inv) -> Result<web::Json<Vec<IpResponse>>, A
     responses((status = 200, description = "OK", body = [IpResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/ip/find")]
-pub async fn find_ips(_: View, inv: Inv, body: web::Json<IpFindRequest>) -> Result<web::Json<Vec<IpResponse>>, ApiError> {
+pub async fn find_ips(
+    _: View,
+    inv: Inv,
+    body: web::Json<IpFindRequest>,
+) -> Result<web::Json<Vec<IpResponse>>, ApiError> {
     let f = body.into_inner();
-    exec(&inv, move |s, _| filters::ips(s, &f).map(|v| v.iter().map(render::ip).collect()))
-        .await
-        .map(web::Json)
+    exec(&inv, move |s, _| {
+        filters::ips(s, &f).map(|v| v.iter().map(render::ip).collect())
+    })
+    .await
+    .map(web::Json)
 }
 
 /// allocate an ip in the given network.
@@ -56,7 +72,11 @@ pub async fn find_ips(_: View, inv: Inv, body: web::Json<IpFindRequest>) -> Resu
     responses((status = 201, description = "Created", body = IpResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/ip/allocate")]
-pub async fn allocate_ip(_: Edit, inv: Inv, body: web::Json<IpAllocateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn allocate_ip(
+    _: Edit,
+    inv: Inv,
+    body: web::Json<IpAllocateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let ip = exec(&inv, move |s, ctx| ips::allocate(s, ctx, &req, Wanted::Any)).await?;
     Ok(HttpResponse::Created().json(render::ip(&ip)))
@@ -68,9 +88,17 @@ pub async fn allocate_ip(_: Edit, inv: Inv, body: web::Json<IpAllocateRequest>) 
     responses((status = 201, description = "Created", body = IpResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/ip/allocate/{ip}")]
-pub async fn allocate_specific_ip(_: Edit, inv: Inv, path: web::Path<String>, body: web::Json<IpAllocateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn allocate_specific_ip(
+    _: Edit,
+    inv: Inv,
+    path: web::Path<String>,
+    body: web::Json<IpAllocateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let (req, address) = (body.into_inner(), path.into_inner());
-    let ip = exec(&inv, move |s, ctx| ips::allocate(s, ctx, &req, Wanted::Specific(address))).await?;
+    let ip = exec(&inv, move |s, ctx| {
+        ips::allocate(s, ctx, &req, Wanted::Specific(address))
+    })
+    .await?;
     Ok(HttpResponse::Created().json(render::ip(&ip)))
 }
 
@@ -79,15 +107,21 @@ pub async fn allocate_specific_ip(_: Edit, inv: Inv, path: web::Path<String>, bo
     responses((status = 200, description = "OK", body = IpResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/ip")]
-pub async fn update_ip(_: Edit, inv: Inv, body: web::Json<IpUpdateRequest>) -> Result<web::Json<IpResponse>, ApiError> {
+pub async fn update_ip(
+    _: Edit,
+    inv: Inv,
+    body: web::Json<IpUpdateRequest>,
+) -> Result<web::Json<IpResponse>, ApiError> {
     let req = body.into_inner();
     // Read, then write only if nobody wrote in between: upstream's optimistic update, so
     // concurrent updates surface as 409 and clients keep their retry paths.
     let address = req.ipaddress.clone();
     let read = exec(&inv, move |s, _| ips::get(s, &address)).await?;
-    exec(&inv, move |s, ctx| ips::update(s, ctx, &req, Some(read.rev)))
-        .await
-        .map(|ip| web::Json(render::ip(&ip)))
+    exec(&inv, move |s, ctx| {
+        ips::update(s, ctx, &req, Some(read.rev))
+    })
+    .await
+    .map(|ip| web::Json(render::ip(&ip)))
 }
 
 /// frees an ip
@@ -96,7 +130,13 @@ pub async fn update_ip(_: Edit, inv: Inv, body: web::Json<IpUpdateRequest>) -> R
     responses((status = 200, description = "OK", body = IpResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[delete("/v1/ip/free/{id}")]
-pub async fn free_ip(_: Edit, inv: Inv, id: web::Path<String>) -> Result<web::Json<IpResponse>, ApiError> {
+pub async fn free_ip(
+    _: Edit,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<IpResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| ips::free(s, &id)).await.map(|ip| web::Json(render::ip(&ip)))
+    exec(&inv, move |s, _| ips::free(s, &id))
+        .await
+        .map(|ip| web::Json(render::ip(&ip)))
 }

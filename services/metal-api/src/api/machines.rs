@@ -3,8 +3,8 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use metal_api_sdk::model::{
-    FirewallResponse, HttpErrorResponse, MachineAllocateRequest, MachineFindRequest, MachineRegisterRequest,
-    MachineResponse, MachineRole, MachineUpdateRequest,
+    FirewallResponse, HttpErrorResponse, MachineAllocateRequest, MachineFindRequest,
+    MachineRegisterRequest, MachineResponse, MachineRole, MachineUpdateRequest,
 };
 
 use super::Inv;
@@ -36,9 +36,17 @@ fn role_filter(role: MachineRole) -> impl Fn(&crate::core::Machine) -> bool {
     responses((status = 200, description = "OK", body = MachineResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/machine/{id}")]
-pub async fn find_machine(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<MachineResponse>, ApiError> {
+pub async fn find_machine(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<MachineResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| machines::get(s, &id).map(|m| render::machine(s, &m))).await.map(web::Json)
+    exec(&inv, move |s, _| {
+        machines::get(s, &id).map(|m| render::machine(s, &m))
+    })
+    .await
+    .map(web::Json)
 }
 
 /// get all known machines
@@ -47,7 +55,11 @@ pub async fn find_machine(_: View, inv: Inv, id: web::Path<String>) -> Result<we
     security(("HMAC" = [])))]
 #[get("/v1/machine")]
 pub async fn list_machines(_: View, inv: Inv) -> Result<web::Json<Vec<MachineResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.machines.values().map(|m| render::machine(s, m)).collect())).await.map(web::Json)
+    exec(&inv, |s, _| {
+        Ok(s.machines.values().map(|m| render::machine(s, m)).collect())
+    })
+    .await
+    .map(web::Json)
 }
 
 /// find machines by multiple criteria
@@ -55,11 +67,20 @@ pub async fn list_machines(_: View, inv: Inv) -> Result<web::Json<Vec<MachineRes
     responses((status = 200, description = "OK", body = [MachineResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/machine/find")]
-pub async fn find_machines(_: View, inv: Inv, body: web::Json<MachineFindRequest>) -> Result<web::Json<Vec<MachineResponse>>, ApiError> {
+pub async fn find_machines(
+    _: View,
+    inv: Inv,
+    body: web::Json<MachineFindRequest>,
+) -> Result<web::Json<Vec<MachineResponse>>, ApiError> {
     let f = body.into_inner();
-    exec(&inv, move |s, _| Ok(filters::machines(s, &f).iter().map(|m| render::machine(s, m)).collect()))
-        .await
-        .map(web::Json)
+    exec(&inv, move |s, _| {
+        Ok(filters::machines(s, &f)
+            .iter()
+            .map(|m| render::machine(s, m))
+            .collect())
+    })
+    .await
+    .map(web::Json)
 }
 
 /// allocate a machine
@@ -67,11 +88,16 @@ pub async fn find_machines(_: View, inv: Inv, body: web::Json<MachineFindRequest
     responses((status = 200, description = "OK", body = MachineResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/machine/allocate")]
-pub async fn allocate_machine(user: Edit, inv: Inv, body: web::Json<MachineAllocateRequest>) -> Result<web::Json<MachineResponse>, ApiError> {
+pub async fn allocate_machine(
+    user: Edit,
+    inv: Inv,
+    body: web::Json<MachineAllocateRequest>,
+) -> Result<web::Json<MachineResponse>, ApiError> {
     let req = body.into_inner();
     let creator = user.user();
     exec(&inv, move |s, ctx| {
-        machines::allocate(s, ctx, &req, MachineRole::Machine, creator).map(|m| render::machine(s, &m))
+        machines::allocate(s, ctx, &req, MachineRole::Machine, creator)
+            .map(|m| render::machine(s, &m))
     })
     .await
     .map(web::Json)
@@ -82,14 +108,20 @@ pub async fn allocate_machine(user: Edit, inv: Inv, body: web::Json<MachineAlloc
     responses((status = 200, description = "OK", body = MachineResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/machine")]
-pub async fn update_machine(_: Admin, inv: Inv, body: web::Json<MachineUpdateRequest>) -> Result<web::Json<MachineResponse>, ApiError> {
+pub async fn update_machine(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<MachineUpdateRequest>,
+) -> Result<web::Json<MachineResponse>, ApiError> {
     let req = body.into_inner();
     let id = req.id.clone();
     // Read, then write only if unchanged in between (upstream's optimistic update).
     let read = exec(&inv, move |s, _| machines::get(s, &id)).await?;
-    exec(&inv, move |s, ctx| machines::update(s, ctx, &req, Some(read.rev)).map(|m| render::machine(s, &m)))
-        .await
-        .map(web::Json)
+    exec(&inv, move |s, ctx| {
+        machines::update(s, ctx, &req, Some(read.rev)).map(|m| render::machine(s, &m))
+    })
+    .await
+    .map(web::Json)
 }
 
 /// free a machine
@@ -98,9 +130,17 @@ pub async fn update_machine(_: Admin, inv: Inv, body: web::Json<MachineUpdateReq
     responses((status = 200, description = "OK", body = MachineResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[delete("/v1/machine/{id}/free")]
-pub async fn free_machine(_: Edit, inv: Inv, id: web::Path<String>) -> Result<web::Json<MachineResponse>, ApiError> {
+pub async fn free_machine(
+    _: Edit,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<MachineResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, ctx| machines::free(s, ctx, &id).map(|m| render::machine(s, &m))).await.map(web::Json)
+    exec(&inv, move |s, ctx| {
+        machines::free(s, ctx, &id).map(|m| render::machine(s, &m))
+    })
+    .await
+    .map(web::Json)
 }
 
 /// register a machine in the inventory of a partition (metal-mesh extension; upstream
@@ -109,9 +149,16 @@ pub async fn free_machine(_: Edit, inv: Inv, id: web::Path<String>) -> Result<we
     responses((status = 201, description = "Created", body = MachineResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/machine/register")]
-pub async fn register_machine(_: Admin, inv: Inv, body: web::Json<MachineRegisterRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn register_machine(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<MachineRegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let m = exec(&inv, move |s, ctx| machines::register(s, ctx, &req).map(|m| render::machine(s, &m))).await?;
+    let m = exec(&inv, move |s, ctx| {
+        machines::register(s, ctx, &req).map(|m| render::machine(s, &m))
+    })
+    .await?;
     Ok(HttpResponse::Created().json(m))
 }
 
@@ -121,7 +168,11 @@ pub async fn register_machine(_: Admin, inv: Inv, body: web::Json<MachineRegiste
     responses((status = 200, description = "OK", body = FirewallResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/firewall/{id}")]
-pub async fn find_firewall(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<FirewallResponse>, ApiError> {
+pub async fn find_firewall(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<FirewallResponse>, ApiError> {
     let id = id.into_inner();
     exec(&inv, move |s, _| {
         machines::get(s, &id)
@@ -139,9 +190,16 @@ pub async fn find_firewall(_: View, inv: Inv, id: web::Path<String>) -> Result<w
     responses((status = 200, description = "OK", body = [FirewallResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/firewall")]
-pub async fn list_firewalls(_: View, inv: Inv) -> Result<web::Json<Vec<FirewallResponse>>, ApiError> {
+pub async fn list_firewalls(
+    _: View,
+    inv: Inv,
+) -> Result<web::Json<Vec<FirewallResponse>>, ApiError> {
     exec(&inv, |s, _| {
-        Ok(s.machines.values().filter(|m| role_filter(MachineRole::Firewall)(m)).map(|m| FirewallResponse(render::machine(s, m))).collect())
+        Ok(s.machines
+            .values()
+            .filter(|m| role_filter(MachineRole::Firewall)(m))
+            .map(|m| FirewallResponse(render::machine(s, m)))
+            .collect())
     })
     .await
     .map(web::Json)
@@ -152,12 +210,21 @@ pub async fn list_firewalls(_: View, inv: Inv) -> Result<web::Json<Vec<FirewallR
     responses((status = 200, description = "OK", body = [FirewallResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/firewall/find")]
-pub async fn find_firewalls(_: View, inv: Inv, body: web::Json<MachineFindRequest>) -> Result<web::Json<Vec<FirewallResponse>>, ApiError> {
+pub async fn find_firewalls(
+    _: View,
+    inv: Inv,
+    body: web::Json<MachineFindRequest>,
+) -> Result<web::Json<Vec<FirewallResponse>>, ApiError> {
     let mut f = body.into_inner();
     f.allocation_role = Some("firewall".into());
-    exec(&inv, move |s, _| Ok(filters::machines(s, &f).iter().map(|m| FirewallResponse(render::machine(s, m))).collect()))
-        .await
-        .map(web::Json)
+    exec(&inv, move |s, _| {
+        Ok(filters::machines(s, &f)
+            .iter()
+            .map(|m| FirewallResponse(render::machine(s, m)))
+            .collect())
+    })
+    .await
+    .map(web::Json)
 }
 
 /// allocate a firewall
@@ -165,11 +232,16 @@ pub async fn find_firewalls(_: View, inv: Inv, body: web::Json<MachineFindReques
     responses((status = 200, description = "OK", body = FirewallResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/firewall/allocate")]
-pub async fn allocate_firewall(user: Edit, inv: Inv, body: web::Json<MachineAllocateRequest>) -> Result<web::Json<FirewallResponse>, ApiError> {
+pub async fn allocate_firewall(
+    user: Edit,
+    inv: Inv,
+    body: web::Json<MachineAllocateRequest>,
+) -> Result<web::Json<FirewallResponse>, ApiError> {
     let req = body.into_inner();
     let creator = user.user();
     exec(&inv, move |s, ctx| {
-        machines::allocate(s, ctx, &req, MachineRole::Firewall, creator).map(|m| FirewallResponse(render::machine(s, &m)))
+        machines::allocate(s, ctx, &req, MachineRole::Firewall, creator)
+            .map(|m| FirewallResponse(render::machine(s, &m)))
     })
     .await
     .map(web::Json)

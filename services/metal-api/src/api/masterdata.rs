@@ -12,11 +12,21 @@ use crate::actors::inventory::exec;
 use crate::core::{ApiError, filters, masterdata};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(find_images).service(latest_image).service(find_projects)
-        .service(list_partitions).service(create_partition).service(find_partition)
-        .service(list_sizes).service(create_size).service(find_size)
-        .service(list_images).service(create_image).service(find_image)
-        .service(list_projects).service(create_project).service(find_project);
+    cfg.service(find_images)
+        .service(latest_image)
+        .service(find_projects)
+        .service(list_partitions)
+        .service(create_partition)
+        .service(find_partition)
+        .service(list_sizes)
+        .service(create_size)
+        .service(find_size)
+        .service(list_images)
+        .service(create_image)
+        .service(find_image)
+        .service(list_projects)
+        .service(create_project)
+        .service(find_project);
 }
 
 /// get partition by id
@@ -25,9 +35,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses((status = 200, description = "OK", body = PartitionResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/partition/{id}")]
-pub async fn find_partition(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<PartitionResponse>, ApiError> {
+pub async fn find_partition(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<PartitionResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| masterdata::partition(s, &id)).await.map(web::Json)
+    exec(&inv, move |s, _| masterdata::partition(s, &id))
+        .await
+        .map(web::Json)
 }
 
 /// get all partitions
@@ -35,8 +51,13 @@ pub async fn find_partition(_: View, inv: Inv, id: web::Path<String>) -> Result<
     responses((status = 200, description = "OK", body = [PartitionResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/partition")]
-pub async fn list_partitions(_: View, inv: Inv) -> Result<web::Json<Vec<PartitionResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.partitions.values().cloned().collect())).await.map(web::Json)
+pub async fn list_partitions(
+    _: View,
+    inv: Inv,
+) -> Result<web::Json<Vec<PartitionResponse>>, ApiError> {
+    exec(&inv, |s, _| Ok(s.partitions.values().cloned().collect()))
+        .await
+        .map(web::Json)
 }
 
 /// create a partition. if the given ID already exists a conflict is returned
@@ -44,9 +65,16 @@ pub async fn list_partitions(_: View, inv: Inv) -> Result<web::Json<Vec<Partitio
     responses((status = 201, description = "Created", body = PartitionResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[put("/v1/partition")]
-pub async fn create_partition(_: Admin, inv: Inv, body: web::Json<PartitionCreateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_partition(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<PartitionCreateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let created = exec(&inv, move |s, ctx| masterdata::create_partition(s, ctx, &req)).await?;
+    let created = exec(&inv, move |s, ctx| {
+        masterdata::create_partition(s, ctx, &req)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -56,9 +84,15 @@ pub async fn create_partition(_: Admin, inv: Inv, body: web::Json<PartitionCreat
     responses((status = 200, description = "OK", body = SizeResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/size/{id}")]
-pub async fn find_size(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<SizeResponse>, ApiError> {
+pub async fn find_size(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<SizeResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| masterdata::size(s, &id)).await.map(web::Json)
+    exec(&inv, move |s, _| masterdata::size(s, &id))
+        .await
+        .map(web::Json)
 }
 
 /// get all sizes
@@ -67,7 +101,9 @@ pub async fn find_size(_: View, inv: Inv, id: web::Path<String>) -> Result<web::
     security(("HMAC" = [])))]
 #[get("/v1/size")]
 pub async fn list_sizes(_: View, inv: Inv) -> Result<web::Json<Vec<SizeResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.sizes.values().cloned().collect())).await.map(web::Json)
+    exec(&inv, |s, _| Ok(s.sizes.values().cloned().collect()))
+        .await
+        .map(web::Json)
 }
 
 /// create a size. if the given ID already exists a conflict is returned
@@ -75,7 +111,11 @@ pub async fn list_sizes(_: View, inv: Inv) -> Result<web::Json<Vec<SizeResponse>
     responses((status = 201, description = "Created", body = SizeResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[put("/v1/size")]
-pub async fn create_size(_: Admin, inv: Inv, body: web::Json<SizeCreateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_size(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<SizeCreateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let created = exec(&inv, move |s, ctx| masterdata::create_size(s, ctx, &req)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -87,9 +127,15 @@ pub async fn create_size(_: Admin, inv: Inv, body: web::Json<SizeCreateRequest>)
     responses((status = 200, description = "OK", body = ImageResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/image/{id}")]
-pub async fn find_image(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<ImageResponse>, ApiError> {
+pub async fn find_image(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<ImageResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| masterdata::image(s, &id)).await.map(web::Json)
+    exec(&inv, move |s, _| masterdata::image(s, &id))
+        .await
+        .map(web::Json)
 }
 
 /// get all images
@@ -98,7 +144,9 @@ pub async fn find_image(_: View, inv: Inv, id: web::Path<String>) -> Result<web:
     security(("HMAC" = [])))]
 #[get("/v1/image")]
 pub async fn list_images(_: View, inv: Inv) -> Result<web::Json<Vec<ImageResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.images.values().cloned().collect())).await.map(web::Json)
+    exec(&inv, |s, _| Ok(s.images.values().cloned().collect()))
+        .await
+        .map(web::Json)
 }
 
 /// create a image. if the given ID already exists a conflict is returned
@@ -106,7 +154,11 @@ pub async fn list_images(_: View, inv: Inv) -> Result<web::Json<Vec<ImageRespons
     responses((status = 201, description = "Created", body = ImageResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[put("/v1/image")]
-pub async fn create_image(_: Admin, inv: Inv, body: web::Json<ImageCreateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_image(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<ImageCreateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let created = exec(&inv, move |s, ctx| masterdata::create_image(s, ctx, &req)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -118,9 +170,15 @@ pub async fn create_image(_: Admin, inv: Inv, body: web::Json<ImageCreateRequest
     responses((status = 200, description = "OK", body = ProjectResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/project/{id}")]
-pub async fn find_project(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<ProjectResponse>, ApiError> {
+pub async fn find_project(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<ProjectResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| masterdata::project(s, &id)).await.map(web::Json)
+    exec(&inv, move |s, _| masterdata::project(s, &id))
+        .await
+        .map(web::Json)
 }
 
 /// get all projects
@@ -129,7 +187,9 @@ pub async fn find_project(_: View, inv: Inv, id: web::Path<String>) -> Result<we
     security(("HMAC" = [])))]
 #[get("/v1/project")]
 pub async fn list_projects(_: View, inv: Inv) -> Result<web::Json<Vec<ProjectResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.projects.values().cloned().collect())).await.map(web::Json)
+    exec(&inv, |s, _| Ok(s.projects.values().cloned().collect()))
+        .await
+        .map(web::Json)
 }
 
 /// create a project. if the given ID already exists a conflict is returned
@@ -137,7 +197,11 @@ pub async fn list_projects(_: View, inv: Inv) -> Result<web::Json<Vec<ProjectRes
     responses((status = 201, description = "Created", body = ProjectResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[put("/v1/project")]
-pub async fn create_project(_: Admin, inv: Inv, body: web::Json<ProjectResponse>) -> Result<HttpResponse, ApiError> {
+pub async fn create_project(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<ProjectResponse>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let created = exec(&inv, move |s, ctx| masterdata::create_project(s, ctx, &req)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -149,9 +213,15 @@ pub async fn create_project(_: Admin, inv: Inv, body: web::Json<ProjectResponse>
     responses((status = 200, description = "OK", body = ImageResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/image/{id}/latest")]
-pub async fn latest_image(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<ImageResponse>, ApiError> {
+pub async fn latest_image(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<ImageResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| masterdata::latest_image(s, &id)).await.map(web::Json)
+    exec(&inv, move |s, _| masterdata::latest_image(s, &id))
+        .await
+        .map(web::Json)
 }
 
 /// find images by multiple criteria
@@ -159,9 +229,15 @@ pub async fn latest_image(_: View, inv: Inv, id: web::Path<String>) -> Result<we
     responses((status = 200, description = "OK", body = [ImageResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/image/find")]
-pub async fn find_images(_: View, inv: Inv, body: web::Json<ImageFindRequest>) -> Result<web::Json<Vec<ImageResponse>>, ApiError> {
+pub async fn find_images(
+    _: View,
+    inv: Inv,
+    body: web::Json<ImageFindRequest>,
+) -> Result<web::Json<Vec<ImageResponse>>, ApiError> {
     let f = body.into_inner();
-    exec(&inv, move |s, _| Ok(filters::images(s, &f))).await.map(web::Json)
+    exec(&inv, move |s, _| Ok(filters::images(s, &f)))
+        .await
+        .map(web::Json)
 }
 
 /// get all projects that match given properties
@@ -169,7 +245,13 @@ pub async fn find_images(_: View, inv: Inv, body: web::Json<ImageFindRequest>) -
     responses((status = 200, description = "OK", body = [ProjectResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/project/find")]
-pub async fn find_projects(_: View, inv: Inv, body: web::Json<ProjectFindRequest>) -> Result<web::Json<Vec<ProjectResponse>>, ApiError> {
+pub async fn find_projects(
+    _: View,
+    inv: Inv,
+    body: web::Json<ProjectFindRequest>,
+) -> Result<web::Json<Vec<ProjectResponse>>, ApiError> {
     let f = body.into_inner();
-    exec(&inv, move |s, _| Ok(filters::projects(s, &f))).await.map(web::Json)
+    exec(&inv, move |s, _| Ok(filters::projects(s, &f)))
+        .await
+        .map(web::Json)
 }

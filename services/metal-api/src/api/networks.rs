@@ -1,7 +1,10 @@
 //! `/v1/network`: thin handlers over `core::networks`.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use metal_api_sdk::model::{HttpErrorResponse, NetworkAllocateRequest, NetworkCreateRequest, NetworkFindRequest, NetworkResponse};
+use metal_api_sdk::model::{
+    HttpErrorResponse, NetworkAllocateRequest, NetworkCreateRequest, NetworkFindRequest,
+    NetworkResponse,
+};
 
 use super::Inv;
 use super::auth::{Admin, Edit, View};
@@ -24,9 +27,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses((status = 200, description = "OK", body = NetworkResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[get("/v1/network/{id}")]
-pub async fn find_network(_: View, inv: Inv, id: web::Path<String>) -> Result<web::Json<NetworkResponse>, ApiError> {
+pub async fn find_network(
+    _: View,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<NetworkResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| networks::get(s, &id).map(|n| render::network(s, &n))).await.map(web::Json)
+    exec(&inv, move |s, _| {
+        networks::get(s, &id).map(|n| render::network(s, &n))
+    })
+    .await
+    .map(web::Json)
 }
 
 /// get all networks
@@ -35,7 +46,11 @@ pub async fn find_network(_: View, inv: Inv, id: web::Path<String>) -> Result<we
     security(("HMAC" = [])))]
 #[get("/v1/network")]
 pub async fn list_networks(_: View, inv: Inv) -> Result<web::Json<Vec<NetworkResponse>>, ApiError> {
-    exec(&inv, |s, _| Ok(s.networks.values().map(|n| render::network(s, n)).collect())).await.map(web::Json)
+    exec(&inv, |s, _| {
+        Ok(s.networks.values().map(|n| render::network(s, n)).collect())
+    })
+    .await
+    .map(web::Json)
 }
 
 /// get all networks that match given properties
@@ -43,11 +58,17 @@ pub async fn list_networks(_: View, inv: Inv) -> Result<web::Json<Vec<NetworkRes
     responses((status = 200, description = "OK", body = [NetworkResponse]), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/network/find")]
-pub async fn find_networks(_: View, inv: Inv, body: web::Json<NetworkFindRequest>) -> Result<web::Json<Vec<NetworkResponse>>, ApiError> {
+pub async fn find_networks(
+    _: View,
+    inv: Inv,
+    body: web::Json<NetworkFindRequest>,
+) -> Result<web::Json<Vec<NetworkResponse>>, ApiError> {
     let f = body.into_inner();
-    exec(&inv, move |s, _| filters::networks(s, &f).map(|v| v.iter().map(|n| render::network(s, n)).collect()))
-        .await
-        .map(web::Json)
+    exec(&inv, move |s, _| {
+        filters::networks(s, &f).map(|v| v.iter().map(|n| render::network(s, n)).collect())
+    })
+    .await
+    .map(web::Json)
 }
 
 /// allocates a child network from a partition's private super network
@@ -55,9 +76,16 @@ pub async fn find_networks(_: View, inv: Inv, body: web::Json<NetworkFindRequest
     responses((status = 201, description = "Created", body = NetworkResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[post("/v1/network/allocate")]
-pub async fn allocate_network(_: Edit, inv: Inv, body: web::Json<NetworkAllocateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn allocate_network(
+    _: Edit,
+    inv: Inv,
+    body: web::Json<NetworkAllocateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let n = exec(&inv, move |s, ctx| networks::allocate(s, ctx, &req).map(|n| render::network(s, &n))).await?;
+    let n = exec(&inv, move |s, ctx| {
+        networks::allocate(s, ctx, &req).map(|n| render::network(s, &n))
+    })
+    .await?;
     Ok(HttpResponse::Created().json(n))
 }
 
@@ -67,9 +95,17 @@ pub async fn allocate_network(_: Edit, inv: Inv, body: web::Json<NetworkAllocate
     responses((status = 200, description = "OK", body = NetworkResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[delete("/v1/network/free/{id}")]
-pub async fn free_network(_: Edit, inv: Inv, id: web::Path<String>) -> Result<web::Json<NetworkResponse>, ApiError> {
+pub async fn free_network(
+    _: Edit,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<NetworkResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| networks::free(s, &id).map(|n| render::network(s, &n))).await.map(web::Json)
+    exec(&inv, move |s, _| {
+        networks::free(s, &id).map(|n| render::network(s, &n))
+    })
+    .await
+    .map(web::Json)
 }
 
 /// create a network. if the given ID already exists a conflict is returned
@@ -77,9 +113,16 @@ pub async fn free_network(_: Edit, inv: Inv, id: web::Path<String>) -> Result<we
     responses((status = 201, description = "Created", body = NetworkResponse), (status = 409, description = "Conflict", body = HttpErrorResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[put("/v1/network")]
-pub async fn create_network(_: Admin, inv: Inv, body: web::Json<NetworkCreateRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_network(
+    _: Admin,
+    inv: Inv,
+    body: web::Json<NetworkCreateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let n = exec(&inv, move |s, ctx| networks::create(s, ctx, &req).map(|n| render::network(s, &n))).await?;
+    let n = exec(&inv, move |s, ctx| {
+        networks::create(s, ctx, &req).map(|n| render::network(s, &n))
+    })
+    .await?;
     Ok(HttpResponse::Created().json(n))
 }
 
@@ -89,7 +132,15 @@ pub async fn create_network(_: Admin, inv: Inv, body: web::Json<NetworkCreateReq
     responses((status = 200, description = "OK", body = NetworkResponse), (status = "default", description = "Error", body = HttpErrorResponse)),
     security(("HMAC" = [])))]
 #[delete("/v1/network/{id}")]
-pub async fn delete_network(_: Admin, inv: Inv, id: web::Path<String>) -> Result<web::Json<NetworkResponse>, ApiError> {
+pub async fn delete_network(
+    _: Admin,
+    inv: Inv,
+    id: web::Path<String>,
+) -> Result<web::Json<NetworkResponse>, ApiError> {
     let id = id.into_inner();
-    exec(&inv, move |s, _| networks::delete(s, &id).map(|n| render::network(s, &n))).await.map(web::Json)
+    exec(&inv, move |s, _| {
+        networks::delete(s, &id).map(|n| render::network(s, &n))
+    })
+    .await
+    .map(web::Json)
 }

@@ -33,10 +33,13 @@ pub fn ips(state: &State, f: &IpFindRequest) -> ApiResult<Vec<Ip>> {
     if let Some(m) = f.machineid.as_deref().filter(|m| !m.is_empty()) {
         wanted_tags.push(tags::tag(tags::MACHINE_ID, m));
     }
-    let prefix: Option<IpNet> = match f.networkprefix.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => Some(p.parse().map_err(|_| ApiError::bad_request(format!("networkprefix {p:?} is not a prefix")))?),
-        None => None,
-    };
+    let prefix: Option<IpNet> =
+        match f.networkprefix.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(p.parse().map_err(|_| {
+                ApiError::bad_request(format!("networkprefix {p:?} is not a prefix"))
+            })?),
+            None => None,
+        };
     Ok(state
         .ips
         .values()
@@ -46,9 +49,9 @@ pub fn ips(state: &State, f: &IpFindRequest) -> ApiResult<Vec<Ip>> {
                 && eq(&f.name, &ip.name)
                 && eq(&f.networkid, &ip.networkid)
                 && eq(&f.projectid, &ip.projectid)
-                && f.ip_type.as_deref().is_none_or(|t| {
-                    serde_json::to_value(ip.ip_type).is_ok_and(|v| v == t)
-                })
+                && f.ip_type
+                    .as_deref()
+                    .is_none_or(|t| serde_json::to_value(ip.ip_type).is_ok_and(|v| v == t))
                 && has_all_tags(&ip.tags, &wanted_tags)
                 && family_matches(f.addressfamily, ip.address)
                 && prefix.is_none_or(|p| {
@@ -67,7 +70,10 @@ pub fn networks(state: &State, f: &NetworkFindRequest) -> ApiResult<Vec<Network>
         values
             .iter()
             .flatten()
-            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{v:?} is not a prefix"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad_request(format!("{v:?} is not a prefix")))
+            })
             .collect()
     };
     let prefixes = parse(&f.prefixes)?;
@@ -82,20 +88,31 @@ pub fn networks(state: &State, f: &NetworkFindRequest) -> ApiResult<Vec<Network>
                 && eq_opt(&f.projectid, n.projectid.as_deref())
                 && eq_opt(&f.parentnetworkid, n.parentnetworkid.as_deref())
                 && prefixes.iter().all(|p| n.prefixes.contains(p))
-                && destinations.iter().all(|p| n.destinationprefixes.contains(p))
+                && destinations
+                    .iter()
+                    .all(|p| n.destinationprefixes.contains(p))
                 && f.nat.is_none_or(|v| v == n.nat)
                 && f.privatesuper.is_none_or(|v| v == n.privatesuper)
                 && f.underlay.is_none_or(|v| v == n.underlay)
                 && f.vrf.is_none_or(|v| Some(v) == n.vrf)
-                && f.labels.iter().flatten().all(|(k, v)| n.labels.get(k) == Some(v))
-                && f.addressfamily.is_none_or(|af| n.prefixes.iter().any(|p| family_matches(Some(af), p.addr())))
+                && f.labels
+                    .iter()
+                    .flatten()
+                    .all(|(k, v)| n.labels.get(k) == Some(v))
+                && f.addressfamily.is_none_or(|af| {
+                    n.prefixes
+                        .iter()
+                        .any(|p| family_matches(Some(af), p.addr()))
+                })
         })
         .cloned()
         .collect())
 }
 
 pub fn machines(state: &State, f: &MachineFindRequest) -> Vec<Machine> {
-    let all = |want: &Option<Vec<String>>, have: Vec<String>| want.iter().flatten().all(|w| have.contains(w));
+    let all = |want: &Option<Vec<String>>, have: Vec<String>| {
+        want.iter().flatten().all(|w| have.contains(w))
+    };
     state
         .machines
         .values()
@@ -114,13 +131,32 @@ pub fn machines(state: &State, f: &MachineFindRequest) -> Vec<Machine> {
                 && f.allocation_role.as_deref().is_none_or(|r| {
                     alloc.is_some_and(|a| serde_json::to_value(a.role).is_ok_and(|v| v == r))
                 })
-                && eq_opt(&f.allocation_image_id, alloc.and_then(|a| a.image.as_ref()).map(|i| i.id.as_str()))
-                && f.allocation_succeeded.is_none_or(|s| alloc.is_some_and(|a| a.succeeded == s))
-                && all(&f.network_ids, nets.iter().map(|n| n.networkid.clone()).collect())
-                && all(&f.network_ips, nets.iter().flat_map(|n| n.ips.clone()).collect())
-                && all(&f.network_prefixes, nets.iter().flat_map(|n| n.prefixes.clone()).collect())
-                && f.network_vrfs.iter().flatten().all(|v| nets.iter().any(|n| n.vrf == *v))
-                && f.network_asns.iter().flatten().all(|v| nets.iter().any(|n| n.asn == *v))
+                && eq_opt(
+                    &f.allocation_image_id,
+                    alloc.and_then(|a| a.image.as_ref()).map(|i| i.id.as_str()),
+                )
+                && f.allocation_succeeded
+                    .is_none_or(|s| alloc.is_some_and(|a| a.succeeded == s))
+                && all(
+                    &f.network_ids,
+                    nets.iter().map(|n| n.networkid.clone()).collect(),
+                )
+                && all(
+                    &f.network_ips,
+                    nets.iter().flat_map(|n| n.ips.clone()).collect(),
+                )
+                && all(
+                    &f.network_prefixes,
+                    nets.iter().flat_map(|n| n.prefixes.clone()).collect(),
+                )
+                && f.network_vrfs
+                    .iter()
+                    .flatten()
+                    .all(|v| nets.iter().any(|n| n.vrf == *v))
+                && f.network_asns
+                    .iter()
+                    .flatten()
+                    .all(|v| nets.iter().any(|n| n.asn == *v))
                 && has_all_tags(&m.tags, f.tags.as_deref().unwrap_or_default())
         })
         .cloned()

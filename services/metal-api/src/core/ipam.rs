@@ -67,7 +67,11 @@ pub fn first_free(state: &mut State, prefix: IpNet) -> Option<IpAddr> {
         .unwrap_or(first);
     let mut candidate = to_u128(start);
     let last = to_u128(last);
-    for used in state.ips.range(start..=from_u128(last, start)).map(|(a, _)| to_u128(*a)) {
+    for used in state
+        .ips
+        .range(start..=from_u128(last, start))
+        .map(|(a, _)| to_u128(*a))
+    {
         if used != candidate {
             break;
         }
@@ -109,8 +113,8 @@ pub fn family_key(prefix: &IpNet) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::now;
     use crate::core::Ip;
+    use crate::core::testing::now;
     use metal_api_sdk::model::IpType;
 
     fn ip(addr: &str) -> Ip {
@@ -171,11 +175,27 @@ mod tests {
     #[test]
     fn children_never_overlap() {
         let sup: IpNet = "10.0.0.0/16".parse().unwrap();
-        let taken: Vec<IpNet> = vec!["10.0.0.0/22".parse().unwrap(), "10.0.8.0/21".parse().unwrap()];
-        assert_eq!(free_child(sup, 22, &taken), Some("10.0.4.0/22".parse().unwrap()));
-        assert_eq!(free_child(sup, 20, &taken), Some("10.0.16.0/20".parse().unwrap()));
+        let taken: Vec<IpNet> = vec![
+            "10.0.0.0/22".parse().unwrap(),
+            "10.0.8.0/21".parse().unwrap(),
+        ];
+        assert_eq!(
+            free_child(sup, 22, &taken),
+            Some("10.0.4.0/22".parse().unwrap())
+        );
+        assert_eq!(
+            free_child(sup, 20, &taken),
+            Some("10.0.16.0/20".parse().unwrap())
+        );
         assert_eq!(free_child(sup, 8, &taken), None);
-        assert_eq!(free_child("10.0.0.0/23".parse().unwrap(), 23, &["10.0.0.0/24".parse().unwrap()]), None);
+        assert_eq!(
+            free_child(
+                "10.0.0.0/23".parse().unwrap(),
+                23,
+                &["10.0.0.0/24".parse().unwrap()]
+            ),
+            None
+        );
     }
 
     proptest::proptest! {

@@ -46,20 +46,26 @@ pub fn get(state: &State, address: &str) -> ApiResult<Ip> {
 }
 
 /// Allocates an IP (POST /v1/ip/allocate and /v1/ip/allocate/{ip}).
-pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &IpAllocateRequest, wanted: Wanted) -> ApiResult<Ip> {
+pub fn allocate(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &IpAllocateRequest,
+    wanted: Wanted,
+) -> ApiResult<Ip> {
     if req.networkid.is_empty() {
         return Err(ApiError::bad_request("networkid should not be empty"));
     }
     if req.projectid.is_empty() {
         return Err(ApiError::bad_request("projectid should not be empty"));
     }
-    let network = state
-        .networks
-        .get(&req.networkid)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("network with id {:?} not found", req.networkid)))?;
+    let network = state.networks.get(&req.networkid).cloned().ok_or_else(|| {
+        ApiError::not_found(format!("network with id {:?} not found", req.networkid))
+    })?;
     if network.prefixes.is_empty() {
-        return Err(ApiError::unprocessable(format!("network {} has no prefixes", network.id)));
+        return Err(ApiError::unprocessable(format!(
+            "network {} has no prefixes",
+            network.id
+        )));
     }
     if let Some(af) = req.addressfamily {
         if matches!(wanted, Wanted::Specific(_)) {
@@ -75,9 +81,15 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &IpAllocateRequest, wante
         }
     }
     if !state.project_exists(&req.projectid) {
-        return Err(ApiError::not_found(format!("project with id {:?} not found", req.projectid)));
+        return Err(ApiError::not_found(format!(
+            "project with id {:?} not found",
+            req.projectid
+        )));
     }
-    if network.is_private() && !network.shared && network.projectid.as_deref() != Some(&req.projectid) {
+    if network.is_private()
+        && !network.shared
+        && network.projectid.as_deref() != Some(&req.projectid)
+    {
         return Err(ApiError::unprocessable(
             "can not allocate ip for project in private network of another project",
         ));
@@ -122,7 +134,11 @@ fn leaf_prefixes(network: &Network) -> Vec<IpNet> {
     network.prefixes.to_vec()
 }
 
-fn first_free_address(state: &mut State, network: &Network, af: Option<AddressFamily>) -> ApiResult<IpAddr> {
+fn first_free_address(
+    state: &mut State,
+    network: &Network,
+    af: Option<AddressFamily>,
+) -> ApiResult<IpAddr> {
     let families: Vec<AddressFamily> = network.prefixes.iter().map(family).collect();
     // The requested family, else the only family the network has, else IPv4 (upstream).
     let af = af.unwrap_or_else(|| {
@@ -132,12 +148,18 @@ fn first_free_address(state: &mut State, network: &Network, af: Option<AddressFa
             AddressFamily::IPv4
         }
     });
-    for prefix in leaf_prefixes(network).into_iter().filter(|p| family(p) == af) {
+    for prefix in leaf_prefixes(network)
+        .into_iter()
+        .filter(|p| family(p) == af)
+    {
         if let Some(addr) = ipam::first_free(state, prefix) {
             return Ok(addr);
         }
     }
-    Err(ApiError::internal(format!("no ips left in network {}", network.id)))
+    Err(ApiError::internal(format!(
+        "no ips left in network {}",
+        network.id
+    )))
 }
 
 fn specific_address(state: &State, network: &Network, text: &str) -> ApiResult<IpAddr> {
@@ -154,14 +176,21 @@ fn specific_address(state: &State, network: &Network, text: &str) -> ApiResult<I
             ))
         })?;
     if state.ips.contains_key(&addr) || !ipam::is_allocatable(prefix, addr) {
-        return Err(ApiError::conflict(format!("ip {addr} is already allocated")));
+        return Err(ApiError::conflict(format!(
+            "ip {addr} is already allocated"
+        )));
     }
     Ok(addr)
 }
 
 /// Updates name, description, type and tags (POST /v1/ip). `expected_rev` is the revision
 /// the caller read; a different current revision means a concurrent update won (409).
-pub fn update(state: &mut State, ctx: &mut Ctx, req: &IpUpdateRequest, expected_rev: Option<u64>) -> ApiResult<Ip> {
+pub fn update(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &IpUpdateRequest,
+    expected_rev: Option<u64>,
+) -> ApiResult<Ip> {
     let old = get(state, &req.ipaddress)?;
     if expected_rev.is_some_and(|rev| rev != old.rev) {
         return Err(ApiError::changed_concurrently());
@@ -170,7 +199,9 @@ pub fn update(state: &mut State, ctx: &mut Ctx, req: &IpUpdateRequest, expected_
     match req.ip_type.as_deref() {
         Some("static") => new.ip_type = IpType::Static,
         Some("ephemeral") if old.ip_type == IpType::Static => {
-            return Err(ApiError::bad_request("cannot change type of ip address from static to ephemeral"));
+            return Err(ApiError::bad_request(
+                "cannot change type of ip address from static to ephemeral",
+            ));
         }
         Some("ephemeral") => new.ip_type = IpType::Ephemeral,
         _ => {}
@@ -185,7 +216,10 @@ pub fn update(state: &mut State, ctx: &mut Ctx, req: &IpUpdateRequest, expected_
     if let Some(tags) = &req.tags {
         new.tags = dedup_tags(tags.iter().cloned());
     }
-    let (from, to) = (scope(&old.projectid, &old.tags), scope(&new.projectid, &new.tags));
+    let (from, to) = (
+        scope(&old.projectid, &old.tags),
+        scope(&new.projectid, &new.tags),
+    );
     if from != to && from != Scope::Project && to != Scope::Project {
         return Err(ApiError::bad_request(format!(
             "can not use ip of scope {from:?} with scope {to:?}"
@@ -201,7 +235,9 @@ pub fn update(state: &mut State, ctx: &mut Ctx, req: &IpUpdateRequest, expected_
 pub fn free(state: &mut State, address: &str) -> ApiResult<Ip> {
     let ip = get(state, address)?;
     if scope(&ip.projectid, &ip.tags) == Scope::Machine {
-        return Err(ApiError::bad_request("ip with machine scope can not be deleted"));
+        return Err(ApiError::bad_request(
+            "ip with machine scope can not be deleted",
+        ));
     }
     state.delete_ip(ip.address);
     Ok(ip)

@@ -27,12 +27,19 @@ pub fn get(state: &State, id: &str) -> ApiResult<Machine> {
 
 /// Adds a machine to the inventory (POST /v1/machine/register, our extension: upstream
 /// machines register themselves over gRPC from metal-hammer).
-pub fn register(state: &mut State, ctx: &mut Ctx, req: &MachineRegisterRequest) -> ApiResult<Machine> {
+pub fn register(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &MachineRegisterRequest,
+) -> ApiResult<Machine> {
     if req.id.is_empty() {
         return Err(ApiError::bad_request("machine id should not be empty"));
     }
     if state.machines.contains_key(&req.id) {
-        return Err(ApiError::conflict(format!("machine with id {:?} already exists", req.id)));
+        return Err(ApiError::conflict(format!(
+            "machine with id {:?} already exists",
+            req.id
+        )));
     }
     masterdata::partition(state, &req.partitionid)?;
     masterdata::size(state, &req.sizeid)?;
@@ -59,7 +66,11 @@ pub fn register(state: &mut State, ctx: &mut Ctx, req: &MachineRegisterRequest) 
     Ok(machine)
 }
 
-fn events_with(ctx: &Ctx, log: &[MachineProvisioningEvent], event: &str) -> MachineRecentProvisioningEvents {
+fn events_with(
+    ctx: &Ctx,
+    log: &[MachineProvisioningEvent],
+    event: &str,
+) -> MachineRecentProvisioningEvents {
     let mut log = log.to_vec();
     // Newest first, as upstream reports them.
     log.insert(
@@ -99,27 +110,38 @@ fn validate_ssh_keys(keys: &[String]) -> ApiResult<()> {
         let valid = matches!((parts.next(), parts.next()), (Some(t), Some(body))
             if TYPES.contains(&t) && body.len() >= 16 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
         if !valid {
-            return Err(ApiError::bad_request(format!("invalid public SSH key: {key:?}")));
+            return Err(ApiError::bad_request(format!(
+                "invalid public SSH key: {key:?}"
+            )));
         }
     }
     Ok(())
 }
 
 /// Allocates a machine (role machine) or firewall (role firewall).
-pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, role: MachineRole, creator: &str) -> ApiResult<Machine> {
+pub fn allocate(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &MachineAllocateRequest,
+    role: MachineRole,
+    creator: &str,
+) -> ApiResult<Machine> {
     // 1. the request
     if req.projectid.is_empty() {
         return Err(ApiError::bad_request("projectid should not be empty"));
     }
     let uuid = req.uuid.clone().filter(|u| !u.is_empty());
     if uuid.is_none() && (req.partitionid.is_empty() || req.sizeid.is_empty()) {
-        return Err(ApiError::bad_request("when no uuid is given, a partition and size is required"));
+        return Err(ApiError::bad_request(
+            "when no uuid is given, a partition and size is required",
+        ));
     }
     if req.imageid.is_empty() {
         return Err(ApiError::bad_request("imageid should not be empty"));
     }
     let project = masterdata::project(state, &req.projectid)?;
-    let image = masterdata::latest_image(state, &req.imageid).or_else(|_| masterdata::image(state, &req.imageid))?;
+    let image = masterdata::latest_image(state, &req.imageid)
+        .or_else(|_| masterdata::image(state, &req.imageid))?;
     let feature = match role {
         MachineRole::Machine => "machine",
         MachineRole::Firewall => "firewall",
@@ -134,7 +156,9 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, 
     let requested = req.networks.clone().unwrap_or_default();
     let explicit_ips = req.ips.clone().unwrap_or_default();
     if requested.is_empty() && explicit_ips.is_empty() {
-        return Err(ApiError::bad_request("no networks given, at least one network is required"));
+        return Err(ApiError::bad_request(
+            "no networks given, at least one network is required",
+        ));
     }
 
     // 2. the machine: the given one, or a free, alive one of the partition and size
@@ -142,37 +166,65 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, 
         Some(id) => {
             let m = get(state, id)?;
             if m.allocation.is_some() {
-                return Err(ApiError::unprocessable(format!("machine {id} is already allocated")));
+                return Err(ApiError::unprocessable(format!(
+                    "machine {id} is already allocated"
+                )));
             }
             if !req.partitionid.is_empty() && m.partitionid != req.partitionid {
-                return Err(ApiError::bad_request(format!("machine {id} is not in partition {}", req.partitionid)));
+                return Err(ApiError::bad_request(format!(
+                    "machine {id} is not in partition {}",
+                    req.partitionid
+                )));
             }
             m
         }
         None => {
             masterdata::partition(state, &req.partitionid)?;
             masterdata::size(state, &req.sizeid)?;
-            pick_machine(state, ctx, &req.partitionid, &req.sizeid, &req.projectid, req.placement_tags.as_deref().unwrap_or_default())?
+            pick_machine(
+                state,
+                ctx,
+                &req.partitionid,
+                &req.sizeid,
+                &req.projectid,
+                req.placement_tags.as_deref().unwrap_or_default(),
+            )?
         }
     };
     let partition = masterdata::partition(state, &machine.partitionid)?;
 
     // 3. the networks
-    let placements = resolve_networks(state, &machine, role, &req.projectid, &requested, &explicit_ips)?;
+    let placements = resolve_networks(
+        state,
+        &machine,
+        role,
+        &req.projectid,
+        &requested,
+        &explicit_ips,
+    )?;
     for address in &explicit_ips {
-        let ip = ips::get(state, address).map_err(|_| ApiError::bad_request(format!("ip {address:?} does not exist")))?;
+        let ip = ips::get(state, address)
+            .map_err(|_| ApiError::bad_request(format!("ip {address:?} does not exist")))?;
         if ip.projectid != req.projectid {
-            return Err(ApiError::bad_request(format!("ip {address} belongs to another project")));
+            return Err(ApiError::bad_request(format!(
+                "ip {address} belongs to another project"
+            )));
         }
         if ips::scope(&ip.projectid, &ip.tags) == ips::Scope::Machine {
-            return Err(ApiError::bad_request(format!("ip {address} is already used by a machine")));
+            return Err(ApiError::bad_request(format!(
+                "ip {address} is already used by a machine"
+            )));
         }
     }
     let asn = next_asn(state);
 
     // Everything is validated; from here on the state changes. IP exhaustion can still fail
     // the operation; the caller then rolls the state back to before it (`State::rollback`).
-    let name = req.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| machine.id.clone());
+    let name = req
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| machine.id.clone());
     let machine_tag = tags::tag(tags::MACHINE_ID, &machine.id);
     let families_needed: usize = placements
         .iter()
@@ -222,7 +274,11 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, 
             "underlay"
         } else if n.is_private() && !primary_done {
             primary_done = true;
-            if n.shared { "privateprimaryshared" } else { "privateprimaryunshared" }
+            if n.shared {
+                "privateprimaryshared"
+            } else {
+                "privateprimaryunshared"
+            }
         } else if n.is_private() {
             "privatesecondaryshared"
         } else {
@@ -232,9 +288,17 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, 
             networkid: n.id.clone(),
             prefixes: n.prefixes.iter().map(|p| p.to_string()).collect(),
             ips,
-            destinationprefixes: n.destinationprefixes.iter().map(|p| p.to_string()).collect(),
+            destinationprefixes: n
+                .destinationprefixes
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
             vrf: n.vrf.unwrap_or(0),
-            asn: if n.is_private() && networktype.starts_with("privateprimary") { asn } else { 0 },
+            asn: if n.is_private() && networktype.starts_with("privateprimary") {
+                asn
+            } else {
+                0
+            },
             nat: n.nat,
             private: n.is_private(),
             underlay: n.underlay,
@@ -248,7 +312,11 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, 
     let allocation = MachineAllocation {
         allocationuuid: ctx.entropy.uuid(),
         name: name.clone(),
-        hostname: req.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| "metal".into()),
+        hostname: req
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "metal".into()),
         description: req.description.clone(),
         project: project.meta.id.clone().unwrap_or_default(),
         role,
@@ -256,14 +324,23 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &MachineAllocateRequest, 
         user_data: req.user_data.clone(),
         ssh_pub_keys: req.ssh_pub_keys.clone(),
         networks,
-        dns_servers: req.dns_servers.clone().unwrap_or_else(|| partition.dns_servers.clone()),
-        ntp_servers: req.ntp_servers.clone().unwrap_or_else(|| partition.ntp_servers.clone()),
+        dns_servers: req
+            .dns_servers
+            .clone()
+            .unwrap_or_else(|| partition.dns_servers.clone()),
+        ntp_servers: req
+            .ntp_servers
+            .clone()
+            .unwrap_or_else(|| partition.ntp_servers.clone()),
         // The embedded metal-api provisions instantly: there is no installer to wait for.
         succeeded: true,
         reinstall: false,
         creator: creator.to_string(),
         created: ctx.now,
-        firewall_rules: req.firewall_rules.clone().filter(|_| role == MachineRole::Firewall),
+        firewall_rules: req
+            .firewall_rules
+            .clone()
+            .filter(|_| role == MachineRole::Firewall),
     };
     let mut new = machine.clone();
     new.tags = machine_tags(&machine, req.tags.as_deref().unwrap_or_default(), asn);
@@ -292,21 +369,32 @@ fn machine_tags(machine: &Machine, user: &[String], asn: i64) -> Vec<String> {
             }
         }
     }
-    by_key.insert(tags::MACHINE_NETWORK_PRIMARY_ASN.into(), tags::tag(tags::MACHINE_NETWORK_PRIMARY_ASN, &asn.to_string()));
+    by_key.insert(
+        tags::MACHINE_NETWORK_PRIMARY_ASN.into(),
+        tags::tag(tags::MACHINE_NETWORK_PRIMARY_ASN, &asn.to_string()),
+    );
     if let Some(rack) = &machine.rackid {
-        by_key.insert(tags::MACHINE_RACK.into(), tags::tag(tags::MACHINE_RACK, rack));
+        by_key.insert(
+            tags::MACHINE_RACK.into(),
+            tags::tag(tags::MACHINE_RACK, rack),
+        );
     }
     if let Some(chassis) = &machine.chassis {
-        by_key.insert(tags::MACHINE_CHASSIS.into(), tags::tag(tags::MACHINE_CHASSIS, chassis));
+        by_key.insert(
+            tags::MACHINE_CHASSIS.into(),
+            tags::tag(tags::MACHINE_CHASSIS, chassis),
+        );
     }
     by_key.into_values().chain(plain).collect()
 }
 
 fn primary_asn(machine: &Machine) -> Option<i64> {
-    machine
-        .tags
-        .iter()
-        .find_map(|t| t.strip_prefix(tags::MACHINE_NETWORK_PRIMARY_ASN)?.strip_prefix('=')?.parse().ok())
+    machine.tags.iter().find_map(|t| {
+        t.strip_prefix(tags::MACHINE_NETWORK_PRIMARY_ASN)?
+            .strip_prefix('=')?
+            .parse()
+            .ok()
+    })
 }
 
 /// The lowest ASN not used by an allocated machine.
@@ -317,7 +405,9 @@ fn next_asn(state: &State) -> i64 {
         .filter(|m| m.allocation.is_some())
         .filter_map(primary_asn)
         .collect();
-    (ASN_BASE..).find(|a| !used.contains(a)).expect("ASN space is not exhausted")
+    (ASN_BASE..)
+        .find(|a| !used.contains(a))
+        .expect("ASN space is not exhausted")
 }
 
 fn families(network: &Network) -> Vec<metal_api_sdk::model::AddressFamily> {
@@ -335,7 +425,14 @@ fn families(network: &Network) -> Vec<metal_api_sdk::model::AddressFamily> {
 /// Picks a free machine: unallocated, available state, alive, in partition and size; spread
 /// over racks by placement tags (fewest machines of the project carrying all of them), then
 /// a random one among the best.
-fn pick_machine(state: &State, ctx: &mut Ctx, partition: &str, size: &str, project: &str, placement: &[String]) -> ApiResult<Machine> {
+fn pick_machine(
+    state: &State,
+    ctx: &mut Ctx,
+    partition: &str,
+    size: &str,
+    project: &str,
+    placement: &[String],
+) -> ApiResult<Machine> {
     let candidates: Vec<&Machine> = state
         .machines
         .values()
@@ -377,12 +474,19 @@ fn resolve_networks(
     for r in requested {
         let network = super::networks::get(state, &r.networkid)?;
         if network.privatesuper {
-            return Err(ApiError::bad_request(format!("private super network {} must not be given", network.id)));
+            return Err(ApiError::bad_request(format!(
+                "private super network {} must not be given",
+                network.id
+            )));
         }
         if network.underlay && role == MachineRole::Machine {
-            return Err(ApiError::bad_request(format!("underlay network {} is not allowed for machines", network.id)));
+            return Err(ApiError::bad_request(format!(
+                "underlay network {} is not allowed for machines",
+                network.id
+            )));
         }
-        if network.is_private() && !network.shared && network.projectid.as_deref() != Some(project) {
+        if network.is_private() && !network.shared && network.projectid.as_deref() != Some(project)
+        {
             return Err(ApiError::bad_request(format!(
                 "the given private network {} does not belong to the project {project}",
                 network.id
@@ -396,26 +500,46 @@ fn resolve_networks(
                 network.id, machine.partitionid
             )));
         }
-        if !r.autoacquire && !explicit_ips.iter().any(|a| network.prefixes.iter().any(|p| a.parse::<std::net::IpAddr>().is_ok_and(|a| p.contains(&a)))) {
+        if !r.autoacquire
+            && !explicit_ips.iter().any(|a| {
+                network
+                    .prefixes
+                    .iter()
+                    .any(|p| a.parse::<std::net::IpAddr>().is_ok_and(|a| p.contains(&a)))
+            })
+        {
             return Err(ApiError::bad_request(format!(
                 "network {} has autoacquire disabled but no ip of it was given",
                 network.id
             )));
         }
         if placements.iter().any(|p| p.network.id == network.id) {
-            return Err(ApiError::bad_request(format!("network {} given twice", network.id)));
+            return Err(ApiError::bad_request(format!(
+                "network {} given twice",
+                network.id
+            )));
         }
-        placements.push(Placement { network, autoacquire: r.autoacquire });
+        placements.push(Placement {
+            network,
+            autoacquire: r.autoacquire,
+        });
     }
     for address in explicit_ips {
-        let ip = ips::get(state, address).map_err(|_| ApiError::bad_request(format!("ip {address:?} does not exist")))?;
+        let ip = ips::get(state, address)
+            .map_err(|_| ApiError::bad_request(format!("ip {address:?} does not exist")))?;
         if !placements.iter().any(|p| p.network.id == ip.networkid) {
             let network = super::networks::get(state, &ip.networkid)?;
-            placements.push(Placement { network, autoacquire: false });
+            placements.push(Placement {
+                network,
+                autoacquire: false,
+            });
         }
     }
     let private = placements.iter().filter(|p| p.network.is_private()).count();
-    let unshared_private = placements.iter().filter(|p| p.network.is_private() && !p.network.shared).count();
+    let unshared_private = placements
+        .iter()
+        .filter(|p| p.network.is_private() && !p.network.shared)
+        .count();
     match role {
         MachineRole::Machine if private != 1 => {
             return Err(ApiError::bad_request(format!(
@@ -423,7 +547,9 @@ fn resolve_networks(
             )));
         }
         MachineRole::Firewall if unshared_private > 1 => {
-            return Err(ApiError::bad_request("a firewall can have only one unshared private network"));
+            return Err(ApiError::bad_request(
+                "a firewall can have only one unshared private network",
+            ));
         }
         _ => {}
     }
@@ -436,19 +562,30 @@ fn resolve_networks(
             .values()
             .find(|n| n.underlay && n.partitionid.as_deref() == Some(machine.partitionid.as_str()))
     {
-        placements.push(Placement { network: underlay.clone(), autoacquire: true });
+        placements.push(Placement {
+            network: underlay.clone(),
+            autoacquire: true,
+        });
     }
     Ok(placements)
 }
 
 /// Admin update (POST /v1/machine): description when given, tags and SSH keys only when non-empty.
-pub fn update(state: &mut State, ctx: &mut Ctx, req: &MachineUpdateRequest, expected_rev: Option<u64>) -> ApiResult<Machine> {
+pub fn update(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &MachineUpdateRequest,
+    expected_rev: Option<u64>,
+) -> ApiResult<Machine> {
     let old = get(state, &req.id)?;
     if expected_rev.is_some_and(|rev| rev != old.rev) {
         return Err(ApiError::changed_concurrently());
     }
     let Some(mut allocation) = old.allocation.clone() else {
-        return Err(ApiError::bad_request(format!("only allocated machines can be updated, {} is not", old.id)));
+        return Err(ApiError::bad_request(format!(
+            "only allocated machines can be updated, {} is not",
+            old.id
+        )));
     };
     let mut new = old.clone();
     if let Some(description) = &req.description {
@@ -460,7 +597,11 @@ pub fn update(state: &mut State, ctx: &mut Ctx, req: &MachineUpdateRequest, expe
         allocation.ssh_pub_keys = keys.clone();
     }
     if let Some(tags) = req.tags.as_ref().filter(|t| !t.is_empty()) {
-        new.tags = machine_tags(&old, tags, primary_asn(&old).unwrap_or_else(|| next_asn(state)));
+        new.tags = machine_tags(
+            &old,
+            tags,
+            primary_asn(&old).unwrap_or_else(|| next_asn(state)),
+        );
     }
     new.allocation = Some(allocation);
     new.changed = ctx.now;
@@ -477,7 +618,12 @@ pub fn free(state: &mut State, ctx: &mut Ctx, id: &str) -> ApiResult<Machine> {
         return Err(ApiError::unprocessable(format!("machine {id} is locked")));
     }
     let machine_tag = tags::tag(tags::MACHINE_ID, id);
-    let tagged: Vec<_> = state.ips.values().filter(|ip| ip.tags.contains(&machine_tag)).cloned().collect();
+    let tagged: Vec<_> = state
+        .ips
+        .values()
+        .filter(|ip| ip.tags.contains(&machine_tag))
+        .cloned()
+        .collect();
     for mut ip in tagged {
         ip.tags.retain(|t| *t != machine_tag);
         let still_machine = ip.tags.iter().any(|t| t.starts_with(tags::MACHINE_ID));

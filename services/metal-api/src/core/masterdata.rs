@@ -9,12 +9,18 @@ use super::{ApiError, ApiResult, Change, Ctx, State};
 
 fn require_id(kind: &str, id: &str) -> ApiResult<()> {
     if id.is_empty() {
-        return Err(ApiError::bad_request(format!("{kind} id should not be empty")));
+        return Err(ApiError::bad_request(format!(
+            "{kind} id should not be empty"
+        )));
     }
     Ok(())
 }
 
-fn lookup<T: Clone>(map: &std::collections::BTreeMap<String, T>, kind: &str, id: &str) -> ApiResult<T> {
+fn lookup<T: Clone>(
+    map: &std::collections::BTreeMap<String, T>,
+    kind: &str,
+    id: &str,
+) -> ApiResult<T> {
     map.get(id)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("{kind} with id {id:?} not found")))
@@ -37,7 +43,11 @@ pub fn project(state: &State, id: &str) -> ApiResult<ProjectResponse> {
     lookup(&state.projects, "project", id)
 }
 
-pub fn create_partition(state: &mut State, ctx: &mut Ctx, req: &PartitionCreateRequest) -> ApiResult<PartitionResponse> {
+pub fn create_partition(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &PartitionCreateRequest,
+) -> ApiResult<PartitionResponse> {
     require_id("partition", &req.id)?;
     if state.partitions.contains_key(&req.id) {
         return Err(conflict("partition", &req.id));
@@ -60,14 +70,21 @@ pub fn create_partition(state: &mut State, ctx: &mut Ctx, req: &PartitionCreateR
 
 const CONSTRAINT_TYPES: [&str; 4] = ["cores", "memory", "storage", "gpu"];
 
-pub fn create_size(state: &mut State, ctx: &mut Ctx, req: &SizeCreateRequest) -> ApiResult<SizeResponse> {
+pub fn create_size(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &SizeCreateRequest,
+) -> ApiResult<SizeResponse> {
     require_id("size", &req.id)?;
     if state.sizes.contains_key(&req.id) {
         return Err(conflict("size", &req.id));
     }
     for c in &req.constraints {
         if !CONSTRAINT_TYPES.contains(&c.constraint_type.as_str()) {
-            return Err(ApiError::bad_request(format!("unknown constraint type {:?}", c.constraint_type)));
+            return Err(ApiError::bad_request(format!(
+                "unknown constraint type {:?}",
+                c.constraint_type
+            )));
         }
         if let (Some(min), Some(max)) = (c.min, c.max)
             && min > max
@@ -93,7 +110,11 @@ pub fn create_size(state: &mut State, ctx: &mut Ctx, req: &SizeCreateRequest) ->
 
 const FEATURES: [&str; 2] = ["machine", "firewall"];
 
-pub fn create_image(state: &mut State, ctx: &mut Ctx, req: &ImageCreateRequest) -> ApiResult<ImageResponse> {
+pub fn create_image(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &ImageCreateRequest,
+) -> ApiResult<ImageResponse> {
     require_id("image", &req.id)?;
     if req.url.is_empty() {
         return Err(ApiError::bad_request("image url should not be empty"));
@@ -107,8 +128,14 @@ pub fn create_image(state: &mut State, ctx: &mut Ctx, req: &ImageCreateRequest) 
             req.id
         )));
     }
-    if let Some(f) = req.features.iter().find(|f| !FEATURES.contains(&f.as_str())) {
-        return Err(ApiError::bad_request(format!("unknown image feature {f:?}")));
+    if let Some(f) = req
+        .features
+        .iter()
+        .find(|f| !FEATURES.contains(&f.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown image feature {f:?}"
+        )));
     }
     let i = ImageResponse {
         id: req.id.clone(),
@@ -118,7 +145,9 @@ pub fn create_image(state: &mut State, ctx: &mut Ctx, req: &ImageCreateRequest) 
         features: req.features.clone(),
         classification: req.classification.clone(),
         // Upstream defaults the expiration to 90 days from creation.
-        expiration_date: req.expiration_date.unwrap_or(ctx.now + chrono::Duration::days(90)),
+        expiration_date: req
+            .expiration_date
+            .unwrap_or(ctx.now + chrono::Duration::days(90)),
         usedby: Vec::new(),
         created: Some(ctx.now),
         changed: Some(ctx.now),
@@ -127,7 +156,11 @@ pub fn create_image(state: &mut State, ctx: &mut Ctx, req: &ImageCreateRequest) 
     Ok(i)
 }
 
-pub fn create_project(state: &mut State, ctx: &mut Ctx, req: &ProjectResponse) -> ApiResult<ProjectResponse> {
+pub fn create_project(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &ProjectResponse,
+) -> ApiResult<ProjectResponse> {
     let mut p = req.clone();
     let id = match p.meta.id.as_deref() {
         Some(id) if !id.is_empty() => id.to_string(),
@@ -149,7 +182,8 @@ pub fn create_project(state: &mut State, ctx: &mut Ctx, req: &ProjectResponse) -
 /// Splits an image id `<os>-<version>` at the last `-` before the version's first digit.
 pub fn os_and_version(id: &str) -> Option<(&str, &str)> {
     let (os, version) = id.rsplit_once('-')?;
-    (!os.is_empty() && version.chars().next().is_some_and(|c| c.is_ascii_digit())).then_some((os, version))
+    (!os.is_empty() && version.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .then_some((os, version))
 }
 
 /// Numeric version parts, for ordering ("24.04.20260101" → [24, 4, 20260101]).
@@ -160,14 +194,18 @@ fn version_key(version: &str) -> Vec<u64> {
 /// The newest image whose id is `query` or extends it with more version parts
 /// (`ubuntu-24.04` → `ubuntu-24.04.20260101`), upstream's "most recent matching image".
 pub fn latest_image(state: &State, query: &str) -> ApiResult<ImageResponse> {
-    let (os, version) = os_and_version(query)
-        .ok_or_else(|| ApiError::bad_request(format!("image id {query:?} must be <os>-<version>")))?;
+    let (os, version) = os_and_version(query).ok_or_else(|| {
+        ApiError::bad_request(format!("image id {query:?} must be <os>-<version>"))
+    })?;
     state
         .images
         .values()
         .filter(|i| {
             os_and_version(&i.id).is_some_and(|(o, v)| {
-                o == os && (v == version || v.strip_prefix(version).is_some_and(|rest| rest.starts_with('.')))
+                o == os
+                    && (v == version
+                        || v.strip_prefix(version)
+                            .is_some_and(|rest| rest.starts_with('.')))
             })
         })
         .max_by_key(|i| os_and_version(&i.id).map(|(_, v)| version_key(v)))

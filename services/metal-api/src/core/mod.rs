@@ -82,7 +82,10 @@ impl State {
 
     /// The changes made since the last call; the caller persists them.
     pub fn take_journal(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.journal).into_iter().map(|(new, _)| new).collect()
+        std::mem::take(&mut self.journal)
+            .into_iter()
+            .map(|(new, _)| new)
+            .collect()
     }
 
     /// A point to roll back to.
@@ -106,7 +109,9 @@ impl State {
             Change::Ip(k, _) => Change::Ip(*k, self.ips.get(k).cloned()),
             Change::Network(k, _) => Change::Network(k.clone(), self.networks.get(k).cloned()),
             Change::Machine(k, _) => Change::Machine(k.clone(), self.machines.get(k).cloned()),
-            Change::Partition(k, _) => Change::Partition(k.clone(), self.partitions.get(k).cloned()),
+            Change::Partition(k, _) => {
+                Change::Partition(k.clone(), self.partitions.get(k).cloned())
+            }
             Change::Size(k, _) => Change::Size(k.clone(), self.sizes.get(k).cloned()),
             Change::Image(k, _) => Change::Image(k.clone(), self.images.get(k).cloned()),
             Change::Project(k, _) => Change::Project(k.clone(), self.projects.get(k).cloned()),
@@ -117,17 +122,15 @@ impl State {
     fn apply(&mut self, change: Change) {
         let old = self.current(&change);
         match &change {
-            Change::Ip(key, value) => {
-                match value {
-                    Some(ip) => {
-                        self.ips.insert(*key, ip.clone());
-                    }
-                    None => {
-                        self.ips.remove(key);
-                        self.lower_free_hint(*key);
-                    }
+            Change::Ip(key, value) => match value {
+                Some(ip) => {
+                    self.ips.insert(*key, ip.clone());
                 }
-            }
+                None => {
+                    self.ips.remove(key);
+                    self.lower_free_hint(*key);
+                }
+            },
             Change::Network(key, value) => put(&mut self.networks, key, value),
             Change::Machine(key, value) => put(&mut self.machines, key, value),
             Change::Partition(key, value) => put(&mut self.partitions, key, value),
@@ -222,19 +225,30 @@ pub(crate) mod testing {
     /// A state holding the compose seed: one partition, sizes, images, two projects,
     /// internet, private super, underlay and storage networks, 16 machines.
     pub fn seeded() -> State {
-        let seed = crate::seed::parse(include_str!("../../../../compose/seed.yaml")).expect("compose seed parses");
+        let seed = crate::seed::parse(include_str!("../../../../compose/seed.yaml"))
+            .expect("compose seed parses");
         let mut state = State::default();
         let mut entropy = Counter(0);
-        let mut ctx = Ctx { now: now(), entropy: &mut entropy };
+        let mut ctx = Ctx {
+            now: now(),
+            entropy: &mut entropy,
+        };
         crate::seed::apply(&mut state, &mut ctx, &seed).expect("compose seed applies");
         state.take_journal();
         state
     }
 
     /// Runs `f` with a fresh context; on error rolls the state back, as the actor does.
-    pub fn run<T>(state: &mut State, f: impl FnOnce(&mut State, &mut Ctx) -> ApiResult<T>) -> ApiResult<T> {
-        let mut entropy = Counter(1000 + state.ips.len() as u64 + state.networks.len() as u64 * 100);
-        let mut ctx = Ctx { now: now(), entropy: &mut entropy };
+    pub fn run<T>(
+        state: &mut State,
+        f: impl FnOnce(&mut State, &mut Ctx) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let mut entropy =
+            Counter(1000 + state.ips.len() as u64 + state.networks.len() as u64 * 100);
+        let mut ctx = Ctx {
+            now: now(),
+            entropy: &mut entropy,
+        };
         let mark = state.mark();
         let result = f(state, &mut ctx);
         if result.is_err() {

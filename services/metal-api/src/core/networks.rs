@@ -29,7 +29,9 @@ fn parse_prefixes(field: &str, values: &[String]) -> ApiResult<Vec<IpNet>> {
                     if p.trunc() == p {
                         Ok(p)
                     } else {
-                        Err(ApiError::bad_request(format!("{field}: {v:?} has host bits set")))
+                        Err(ApiError::bad_request(format!(
+                            "{field}: {v:?} has host bits set"
+                        )))
                     }
                 })
         })
@@ -37,7 +39,10 @@ fn parse_prefixes(field: &str, values: &[String]) -> ApiResult<Vec<IpNet>> {
 }
 
 /// Every prefix in use by any network other than `except`.
-fn prefixes_in_use<'a>(state: &'a State, except: Option<&'a str>) -> impl Iterator<Item = (&'a Network, IpNet)> {
+fn prefixes_in_use<'a>(
+    state: &'a State,
+    except: Option<&'a str>,
+) -> impl Iterator<Item = (&'a Network, IpNet)> {
     state
         .networks
         .values()
@@ -47,21 +52,31 @@ fn prefixes_in_use<'a>(state: &'a State, except: Option<&'a str>) -> impl Iterat
 
 /// Admin create (PUT /v1/network).
 pub fn create(state: &mut State, ctx: &mut Ctx, req: &NetworkCreateRequest) -> ApiResult<Network> {
-    let id = if req.id.is_empty() { ctx.entropy.uuid() } else { req.id.clone() };
+    let id = if req.id.is_empty() {
+        ctx.entropy.uuid()
+    } else {
+        req.id.clone()
+    };
     if state.networks.contains_key(&id) {
-        return Err(ApiError::conflict(format!("network with id {id:?} already exists")));
+        return Err(ApiError::conflict(format!(
+            "network with id {id:?} already exists"
+        )));
     }
     let prefixes = parse_prefixes("prefixes", &req.prefixes)?;
     let destinationprefixes = parse_prefixes("destinationprefixes", &req.destinationprefixes)?;
     if let Some(partition) = req.partitionid.as_deref().filter(|p| !p.is_empty())
         && !state.partitions.contains_key(partition)
     {
-        return Err(ApiError::not_found(format!("partition with id {partition:?} not found")));
+        return Err(ApiError::not_found(format!(
+            "partition with id {partition:?} not found"
+        )));
     }
     if let Some(project) = req.projectid.as_deref().filter(|p| !p.is_empty())
         && !state.project_exists(project)
     {
-        return Err(ApiError::not_found(format!("project with id {project:?} not found")));
+        return Err(ApiError::not_found(format!(
+            "project with id {project:?} not found"
+        )));
     }
     let parent = match req.parentnetworkid.as_deref().filter(|p| !p.is_empty()) {
         Some(parent) => Some(get(state, parent)?),
@@ -73,8 +88,14 @@ pub fn create(state: &mut State, ctx: &mut Ctx, req: &NetworkCreateRequest) -> A
             .as_deref()
             .filter(|p| !p.is_empty())
             .ok_or_else(|| ApiError::bad_request("a private super network needs a partitionid"))?;
-        if req.defaultchildprefixlength.as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(ApiError::bad_request("a private super network needs defaultchildprefixlength"));
+        if req
+            .defaultchildprefixlength
+            .as_ref()
+            .is_none_or(|m| m.is_empty())
+        {
+            return Err(ApiError::bad_request(
+                "a private super network needs defaultchildprefixlength",
+            ));
         }
         if state
             .networks
@@ -88,7 +109,9 @@ pub fn create(state: &mut State, ctx: &mut Ctx, req: &NetworkCreateRequest) -> A
     }
     for prefix in &prefixes {
         for (other, used) in prefixes_in_use(state, None) {
-            let nested_in_parent = parent.as_ref().is_some_and(|p| p.id == other.id && used.contains(prefix));
+            let nested_in_parent = parent
+                .as_ref()
+                .is_some_and(|p| p.id == other.id && used.contains(prefix));
             if ipam::overlaps(*prefix, used) && !nested_in_parent {
                 return Err(ApiError::unprocessable(format!(
                     "prefix {prefix} overlaps {used} of network {}",
@@ -98,9 +121,15 @@ pub fn create(state: &mut State, ctx: &mut Ctx, req: &NetworkCreateRequest) -> A
         }
     }
     if let Some(vrf) = req.vrf.filter(|_| !req.vrfshared.unwrap_or(false))
-        && let Some(other) = state.networks.values().find(|n| n.vrf == Some(vrf) && !n.vrfshared)
+        && let Some(other) = state
+            .networks
+            .values()
+            .find(|n| n.vrf == Some(vrf) && !n.vrfshared)
     {
-        return Err(ApiError::unprocessable(format!("vrf {vrf} is already used by network {}", other.id)));
+        return Err(ApiError::unprocessable(format!(
+            "vrf {vrf} is already used by network {}",
+            other.id
+        )));
     }
     let network = Network {
         id,
@@ -130,7 +159,11 @@ pub fn create(state: &mut State, ctx: &mut Ctx, req: &NetworkCreateRequest) -> A
 
 /// Allocates a child network for a project (POST /v1/network/allocate): one child prefix per
 /// address family, carved from the partition's private super network.
-pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &NetworkAllocateRequest) -> ApiResult<Network> {
+pub fn allocate(
+    state: &mut State,
+    ctx: &mut Ctx,
+    req: &NetworkAllocateRequest,
+) -> ApiResult<Network> {
     if req.projectid.is_empty() {
         return Err(ApiError::bad_request("projectid should not be empty"));
     }
@@ -138,10 +171,16 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &NetworkAllocateRequest) 
         return Err(ApiError::bad_request("partitionid should not be empty"));
     }
     if !state.partitions.contains_key(&req.partitionid) {
-        return Err(ApiError::not_found(format!("partition with id {:?} not found", req.partitionid)));
+        return Err(ApiError::not_found(format!(
+            "partition with id {:?} not found",
+            req.partitionid
+        )));
     }
     if !state.project_exists(&req.projectid) {
-        return Err(ApiError::not_found(format!("project with id {:?} not found", req.projectid)));
+        return Err(ApiError::not_found(format!(
+            "project with id {:?} not found",
+            req.projectid
+        )));
     }
     let destinationprefixes = parse_prefixes("destinationprefixes", &req.destinationprefixes)?;
     let parent = state
@@ -150,7 +189,10 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &NetworkAllocateRequest) 
         .find(|n| n.privatesuper && n.partitionid.as_deref() == Some(req.partitionid.as_str()))
         .cloned()
         .ok_or_else(|| {
-            ApiError::unprocessable(format!("no private super network found for partition {}", req.partitionid))
+            ApiError::unprocessable(format!(
+                "no private super network found for partition {}",
+                req.partitionid
+            ))
         })?;
     if parent.defaultchildprefixlength.is_empty() {
         return Err(ApiError::internal(format!(
@@ -162,7 +204,9 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &NetworkAllocateRequest) 
         AddressFamily::IPv4 => "IPv4",
         AddressFamily::IPv6 => "IPv6",
     });
-    let taken: Vec<IpNet> = prefixes_in_use(state, Some(&parent.id)).map(|(_, p)| p).collect();
+    let taken: Vec<IpNet> = prefixes_in_use(state, Some(&parent.id))
+        .map(|(_, p)| p)
+        .collect();
     let mut prefixes = Vec::new();
     for super_prefix in &parent.prefixes {
         let family = ipam::family_key(super_prefix);
@@ -174,14 +218,18 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &NetworkAllocateRequest) 
             .as_ref()
             .and_then(|l| l.get(family).copied())
             .or_else(|| parent.defaultchildprefixlength.get(family).copied())
-            .ok_or_else(|| ApiError::unprocessable(format!("no child prefix length for {family}")))?;
+            .ok_or_else(|| {
+                ApiError::unprocessable(format!("no child prefix length for {family}"))
+            })?;
         if length < super_prefix.prefix_len() || length > super_prefix.max_prefix_len() {
             return Err(ApiError::bad_request(format!(
                 "child prefix length {length} does not fit into {super_prefix}"
             )));
         }
         let child = ipam::free_child(*super_prefix, length, &taken).ok_or_else(|| {
-            ApiError::internal(format!("no more child prefixes available in {super_prefix}"))
+            ApiError::internal(format!(
+                "no more child prefixes available in {super_prefix}"
+            ))
         })?;
         prefixes.push(child);
     }
@@ -192,7 +240,9 @@ pub fn allocate(state: &mut State, ctx: &mut Ctx, req: &NetworkAllocateRequest) 
         )));
     }
     let used_vrfs: Vec<u32> = state.networks.values().filter_map(|n| n.vrf).collect();
-    let vrf = (VRF_BASE..).find(|v| !used_vrfs.contains(v)).expect("VRF space is not exhausted");
+    let vrf = (VRF_BASE..)
+        .find(|v| !used_vrfs.contains(v))
+        .expect("VRF space is not exhausted");
     let network = Network {
         id: ctx.entropy.uuid(),
         name: req.name.clone(),
@@ -226,7 +276,11 @@ fn ensure_unused(state: &State, network: &Network) -> ApiResult<()> {
             network.id, ip.address
         )));
     }
-    if let Some(child) = state.networks.values().find(|n| n.parentnetworkid.as_deref() == Some(&network.id)) {
+    if let Some(child) = state
+        .networks
+        .values()
+        .find(|n| n.parentnetworkid.as_deref() == Some(&network.id))
+    {
         return Err(ApiError::conflict(format!(
             "network {} has child network {}",
             network.id, child.id

@@ -59,7 +59,12 @@ impl Network {
 
     /// metal-api v2 network type.
     pub fn network_type(&self) -> &'static str {
-        match (self.privatesuper, self.underlay, self.is_private(), self.shared) {
+        match (
+            self.privatesuper,
+            self.underlay,
+            self.is_private(),
+            self.shared,
+        ) {
             (true, ..) => "super",
             (_, true, ..) => "underlay",
             (_, _, true, true) => "child-shared",

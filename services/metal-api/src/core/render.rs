@@ -22,7 +22,11 @@ pub fn ip(ip: &Ip) -> IpResponse {
 }
 
 fn usage(state: &State, network: &Network, v4: bool) -> Option<NetworkUsage> {
-    let prefixes: Vec<_> = network.prefixes.iter().filter(|p| p.addr().is_ipv4() == v4).collect();
+    let prefixes: Vec<_> = network
+        .prefixes
+        .iter()
+        .filter(|p| p.addr().is_ipv4() == v4)
+        .collect();
     if prefixes.is_empty() {
         return None;
     }
@@ -34,7 +38,9 @@ fn usage(state: &State, network: &Network, v4: bool) -> Option<NetworkUsage> {
             let family = ipam::family_key(p);
             if let Some(len) = network.defaultchildprefixlength.get(family) {
                 let bits = u32::from(len.saturating_sub(p.prefix_len()));
-                u.available_prefixes = u.available_prefixes.saturating_add(1u64.checked_shl(bits).unwrap_or(u64::MAX));
+                u.available_prefixes = u
+                    .available_prefixes
+                    .saturating_add(1u64.checked_shl(bits).unwrap_or(u64::MAX));
             }
             u.used_prefixes += state
                 .networks
@@ -59,8 +65,13 @@ pub fn network(state: &State, n: &Network) -> NetworkResponse {
         projectid: n.projectid.clone(),
         parentnetworkid: n.parentnetworkid.clone(),
         prefixes: n.prefixes.iter().map(|p| p.to_string()).collect(),
-        destinationprefixes: n.destinationprefixes.iter().map(|p| p.to_string()).collect(),
-        defaultchildprefixlength: (!n.defaultchildprefixlength.is_empty()).then(|| n.defaultchildprefixlength.clone()),
+        destinationprefixes: n
+            .destinationprefixes
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        defaultchildprefixlength: (!n.defaultchildprefixlength.is_empty())
+            .then(|| n.defaultchildprefixlength.clone()),
         vrf: n.vrf,
         vrfshared: Some(n.vrfshared),
         shared: Some(n.shared),
