@@ -79,4 +79,5 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
     panic!("{addr} did not start listening within {timeout:?}");
 }
 
+pub mod kube;
 pub mod metal_api;

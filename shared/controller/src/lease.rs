@@ -59,6 +59,16 @@ pub fn decide(
     }
 }
 
+/// The outcome of one election round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Round {
+    Leading,
+    /// Someone else leads; `expires` when known (not after a lost race).
+    Following {
+        expires: Option<Timestamp>,
+    },
+}
+
 /// One candidate for one lease.
 #[derive(Clone)]
 pub struct LeaderElector {
@@ -87,6 +97,11 @@ impl LeaderElector {
     /// One round: read the lease and acquire or renew it if we may. `Ok(true)` when we lead
     /// after this round; a lost race (409) is `Ok(false)`.
     pub async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
+        Ok(self.round().await? == Round::Leading)
+    }
+
+    /// One round, also telling a follower when the current holder's lease runs out.
+    pub async fn round(&self) -> Result<Round, kube::Error> {
         let now = Timestamp::now();
         let current = self.api.get_opt(&self.name).await?;
         let decision = decide(
@@ -96,7 +111,11 @@ impl LeaderElector {
             self.duration,
         );
         let (mut lease, transitions) = match (&decision, current) {
-            (Decision::Follow { .. }, _) => return Ok(false),
+            (Decision::Follow { expires, .. }, _) => {
+                return Ok(Round::Following {
+                    expires: Some(*expires),
+                });
+            }
             (_, Some(lease)) => {
                 let t = lease
                     .spec
@@ -147,8 +166,8 @@ impl LeaderElector {
             self.api.create(&PostParams::default(), &lease).await
         };
         match result {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Ok(_) => Ok(Round::Leading),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(Round::Following { expires: None }),
             Err(e) => Err(e),
         }
     }
@@ -173,8 +192,9 @@ impl LeaderElector {
     }
 
     /// Runs rounds every third of the lease duration until `stop` resolves, publishing
-    /// whether we lead. A leader that cannot renew steps down once its lease has run out,
-    /// before anyone else may take it over.
+    /// whether we lead. A leader that cannot renew steps down a renew period before its lease
+    /// runs out, so no one else can take it over while it still believes it leads. A follower
+    /// wakes when the holder's lease expires.
     pub fn spawn(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -185,21 +205,35 @@ impl LeaderElector {
             let mut last_renew: Option<tokio::time::Instant> = None;
             tokio::pin!(stop);
             loop {
-                let leading = match self.try_acquire_or_renew().await {
-                    Ok(true) => {
-                        last_renew = Some(tokio::time::Instant::now());
+                let mut pause = period;
+                // The lease counts from before the write, as its renewTime does.
+                let started = tokio::time::Instant::now();
+                let leading = match self.round().await {
+                    Ok(Round::Leading) => {
+                        last_renew = Some(started);
                         true
                     }
-                    Ok(false) => false,
+                    Ok(Round::Following { expires }) => {
+                        // Wake when the holder's lease runs out, not up to a period later, so
+                        // a crashed leader is replaced within one lease duration.
+                        if let Some(expires) = expires {
+                            let left = Timestamp::now().duration_until(expires);
+                            let left = Duration::try_from(left).unwrap_or_default();
+                            pause = pause.min(left + Duration::from_millis(5));
+                        }
+                        false
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, lease = %self.name, "lease round failed");
-                        last_renew.is_some_and(|t| t.elapsed() < self.duration)
+                        // Step down a renew period before the lease can be taken over, as
+                        // client-go's renewDeadline does, so two never lead at once.
+                        last_renew.is_some_and(|t| t.elapsed() < self.duration - period)
                     }
                 };
                 tx.send_if_modified(|v| std::mem::replace(v, leading) != leading);
                 tokio::select! {
                     _ = &mut stop => break,
-                    _ = tokio::time::sleep(period) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
             }
             tx.send_replace(false);

@@ -1,0 +1,235 @@
+//! The real kubectl against `kube-testserver --listen … --crd <our CWNP CRD>`: create, get (by
+//! short name and label selector), delete, a raw `?watch=1` stream, and a CWNP with a
+//! non-integer port refused by the CRD schema.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use integration::kube::{KubeTestServer, cwnp_crd, write_kubeconfig};
+use serde_json::Value;
+
+/// kubectl from PATH; CI must have it (`.ci/run` installs it), a laptop may not.
+fn kubectl_path() -> Option<String> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("kubectl"))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(path) => Some(path.display().to_string()),
+        None if std::env::var_os("CI").is_some() => panic!("kubectl is required in CI"),
+        None => {
+            eprintln!("skipping: kubectl not on PATH");
+            None
+        }
+    }
+}
+
+struct Kubectl {
+    bin: String,
+    dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(bin: String, url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_kubeconfig(dir.path(), url);
+        Self { bin, dir }
+    }
+
+    fn run(&self, args: &[&str], stdin_file: Option<&str>) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .arg("--request-timeout=20s")
+            .args(args);
+        if let Some(name) = stdin_file {
+            cmd.arg("-f").arg(self.dir.path().join(name));
+        }
+        cmd.output().expect("run kubectl")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    fn ok(&self, args: &[&str], file: Option<&str>) -> String {
+        let out = self.run(args, file);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn file(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+    }
+}
+
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata: {name: web, labels: {app: web}}
+spec:
+  type: LoadBalancer
+  ports: [{port: 443, targetPort: 8443}]
+";
+
+const NAMESPACE: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: firewall}\n";
+
+fn cwnp(name: &str, port: &str) -> String {
+    format!(
+        "apiVersion: metal-stack.io/v1
+kind: ClusterwideNetworkPolicy
+metadata: {{name: {name}, namespace: firewall, labels: {{app: dns}}}}
+spec:
+  egress:
+  - to: [{{cidr: 1.1.1.1/32}}]
+    ports: [{{port: {port}, protocol: UDP}}]
+"
+    )
+}
+
+/// The (type, name) of each watch event line, until `want` lines were read.
+async fn read_events(mut resp: reqwest::Response, want: usize) -> Vec<(String, String)> {
+    let mut buffer = Vec::new();
+    let mut events = Vec::new();
+    while events.len() < want {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+            .await
+            .expect("watch event within 10s")
+            .expect("chunk")
+            .expect("stream open");
+        buffer.extend_from_slice(&chunk);
+        while let Some(pos) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=pos).collect();
+            let event: Value = serde_json::from_slice(&line).unwrap();
+            events.push((
+                event["type"].as_str().unwrap().to_string(),
+                event["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_creates_gets_watches_and_deletes() {
+    let Some(bin) = kubectl_path() else { return };
+    let crd = cwnp_crd();
+    let server = KubeTestServer::start(&[Path::new(&crd)], &[]);
+    let kubectl = Kubectl::new(bin, &server.url());
+
+    // The watch is open before anything is created, so it must see ADDED then DELETED.
+    let watch = integration::http_client()
+        .get(format!(
+            "{}/apis/metal-stack.io/v1/clusterwidenetworkpolicies?watch=1",
+            server.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let events = tokio::spawn(read_events(watch, 2));
+
+    kubectl.file("svc.yaml", SERVICE);
+    kubectl.file("ns.yaml", NAMESPACE);
+    kubectl.file("cwnp.yaml", &cwnp("allow-dns", "53"));
+    kubectl.file("bad.yaml", &cwnp("bad-port", "dns"));
+
+    assert!(
+        kubectl
+            .ok(&["create"], Some("svc.yaml"))
+            .contains("service/web created")
+    );
+    assert!(
+        kubectl
+            .ok(&["create"], Some("ns.yaml"))
+            .contains("namespace/firewall created")
+    );
+    assert!(
+        kubectl
+            .ok(&["create"], Some("cwnp.yaml"))
+            .contains("clusterwidenetworkpolicy.metal-stack.io/allow-dns created")
+    );
+
+    // get: the server renders Tables, so columns come from the kind.
+    let services = kubectl.ok(&["get", "services"], None);
+    assert!(
+        services.contains("web") && services.contains("LoadBalancer"),
+        "{services}"
+    );
+    assert!(
+        kubectl
+            .ok(&["get", "svc", "-l", "app=web", "-o", "name"], None)
+            .contains("service/web")
+    );
+    assert!(
+        kubectl
+            .ok(&["get", "svc", "-l", "app=db", "-o", "name"], None)
+            .trim()
+            .is_empty()
+    );
+    let by_short = kubectl.ok(&["get", "cwnp", "-n", "firewall"], None);
+    assert!(
+        by_short.contains("allow-dns") && by_short.contains("STATUS"),
+        "{by_short}"
+    );
+    let by_label = kubectl.ok(&["get", "cwnp", "-A", "-l", "app=dns", "-o", "json"], None);
+    let list: Value = serde_json::from_str(&by_label).unwrap();
+    assert_eq!(
+        list["items"][0]["spec"]["egress"][0]["ports"][0]["port"],
+        53
+    );
+    assert_eq!(list["items"][0]["metadata"]["namespace"], "firewall");
+    assert!(
+        kubectl
+            .ok(&["get", "cwnp", "-A", "-l", "app!=dns", "-o", "name"], None)
+            .trim()
+            .is_empty()
+    );
+
+    let refused = kubectl.run(&["create"], Some("bad.yaml"));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("is invalid") && stderr.contains("spec.egress[0].ports[0].port"),
+        "{stderr}"
+    );
+    let missing = kubectl.run(&["get", "cwnp", "bad-port", "-n", "firewall"], None);
+    assert!(
+        !missing.status.success(),
+        "the refused object was not stored"
+    );
+
+    assert!(
+        kubectl
+            .ok(&["delete"], Some("cwnp.yaml"))
+            .contains("deleted")
+    );
+    assert!(
+        kubectl
+            .ok(&["delete", "svc", "web"], None)
+            .contains("service \"web\" deleted")
+    );
+    let gone = kubectl.run(&["get", "svc", "web"], None);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"));
+    assert!(
+        kubectl
+            .ok(&["get", "cwnp", "-A", "-o", "name"], None)
+            .trim()
+            .is_empty()
+    );
+
+    let seen = events.await.unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("ADDED".into(), "allow-dns".into()),
+            ("DELETED".into(), "allow-dns".into())
+        ]
+    );
+}
