@@ -123,7 +123,7 @@ async fn kubectl_creates_gets_watches_and_deletes() {
     let server = KubeTestServer::start(&[Path::new(&crd)], &[]);
     let kubectl = Kubectl::new(bin, &server.url());
 
-    // The watch is open before anything is created, so it must see ADDED then DELETED.
+    // The watch is open before anything is created: ADDED, two changes (apply, label), DELETED.
     let watch = integration::http_client()
         .get(format!(
             "{}/apis/metal-stack.io/v1/clusterwidenetworkpolicies?watch=1",
@@ -133,7 +133,7 @@ async fn kubectl_creates_gets_watches_and_deletes() {
         .await
         .unwrap();
     assert_eq!(watch.status(), 200);
-    let events = tokio::spawn(read_events(watch, 2));
+    let events = tokio::spawn(read_events(watch, 4));
 
     kubectl.file("svc.yaml", SERVICE);
     kubectl.file("ns.yaml", NAMESPACE);
@@ -192,6 +192,52 @@ async fn kubectl_creates_gets_watches_and_deletes() {
             .is_empty()
     );
 
+    // Client-side apply: a strategic merge patch for the Service, a merge patch for the CWNP.
+    kubectl.file(
+        "svc.yaml",
+        &SERVICE.replace(
+            "ports: [{port: 443, targetPort: 8443}]",
+            "ports: [{port: 443, targetPort: 8443}, {port: 80}]",
+        ),
+    );
+    kubectl.ok(&["apply"], Some("svc.yaml"));
+    kubectl.file(
+        "svc.yaml",
+        &SERVICE.replace("targetPort: 8443", "targetPort: 9443"),
+    );
+    assert!(
+        kubectl
+            .ok(&["apply"], Some("svc.yaml"))
+            .contains("service/web configured")
+    );
+    let ports = kubectl.ok(&["get", "svc", "web", "-o", "jsonpath={.spec.ports}"], None);
+    let ports: Value = serde_json::from_str(&ports).unwrap();
+    assert_eq!(
+        ports,
+        serde_json::json!([{"port": 443, "protocol": "TCP", "targetPort": 9443}])
+    );
+    kubectl.file("cwnp.yaml", &cwnp("allow-dns", "5353"));
+    assert!(
+        kubectl
+            .ok(&["apply"], Some("cwnp.yaml"))
+            .contains("configured")
+    );
+    kubectl.ok(
+        &["label", "cwnp", "-n", "firewall", "allow-dns", "team=net"],
+        None,
+    );
+    let applied = kubectl.ok(
+        &[
+            "get", "cwnp", "-n", "firewall", "-l", "team=net", "-o", "json",
+        ],
+        None,
+    );
+    let applied: Value = serde_json::from_str(&applied).unwrap();
+    assert_eq!(
+        applied["items"][0]["spec"]["egress"][0]["ports"][0]["port"],
+        5353
+    );
+
     let refused = kubectl.run(&["create"], Some("bad.yaml"));
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -225,11 +271,9 @@ async fn kubectl_creates_gets_watches_and_deletes() {
     );
 
     let seen = events.await.unwrap();
-    assert_eq!(
-        seen,
-        [
-            ("ADDED".into(), "allow-dns".into()),
-            ("DELETED".into(), "allow-dns".into())
-        ]
-    );
+    let expected: Vec<(String, String)> = ["ADDED", "MODIFIED", "MODIFIED", "DELETED"]
+        .iter()
+        .map(|t| (t.to_string(), "allow-dns".to_string()))
+        .collect();
+    assert_eq!(seen, expected);
 }

@@ -465,9 +465,8 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Value> {
 
 fn parse_patch(req: &HttpRequest, body: &[u8]) -> ApiResult<Patch> {
     match content_type(req).as_str() {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            Ok(Patch::Merge(parse_json(body)?))
-        }
+        "application/merge-patch+json" => Ok(Patch::Merge(parse_json(body)?)),
+        "application/strategic-merge-patch+json" => Ok(Patch::Strategic(parse_json(body)?)),
         "application/json-patch+json" => serde_json::from_slice(body)
             .map(Patch::Json)
             .map_err(|e| ApiError::bad_request(format!("the body is not a JSON patch: {e}"))),

@@ -12,6 +12,7 @@ pub mod kinds;
 pub mod openapi;
 pub mod schema;
 pub mod selectors;
+pub mod smp;
 pub mod status;
 pub mod store;
 pub mod table;

@@ -56,10 +56,12 @@ pub enum Subresource {
     Status,
 }
 
-/// A PATCH body by content type. Strategic merge patches are applied as JSON merge patches.
+/// A PATCH body by content type.
 #[derive(Debug, Clone)]
 pub enum Patch {
     Merge(Value),
+    /// Built-in kinds only, as on the apiserver (see [`crate::smp`]).
+    Strategic(Value),
     Json(json_patch::Patch),
     /// Server-side apply, treated as a merge patch that creates a missing object.
     Apply(Value),
@@ -343,6 +345,19 @@ impl Store {
         };
         let mut patched = current.clone();
         match &patch {
+            Patch::Strategic(_) if kind.crd.is_some() => {
+                return Err(ApiError::unsupported_media_type(
+                    "application/strategic-merge-patch+json (not supported for custom resources)",
+                ));
+            }
+            Patch::Strategic(p) => {
+                if !p.is_object() {
+                    return Err(ApiError::bad_request(
+                        "a strategic merge patch must be a JSON object",
+                    ));
+                }
+                crate::smp::apply(&mut patched, p);
+            }
             Patch::Merge(p) | Patch::Apply(p) => {
                 if !p.is_object() {
                     return Err(ApiError::bad_request("a merge patch must be a JSON object"));
