@@ -351,3 +351,42 @@ async fn watches_replay_filter_bookmark_and_expire() {
     assert_eq!(seen[0]["object"]["code"], 410);
     assert_eq!(seen[0]["object"]["reason"], "Expired");
 }
+
+/// Every upstream CRD our services consume registers and serves (when the contracts are here).
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_crds_register() {
+    let dir = integration::workspace_root().join("../shared/contracts/crds");
+    if !dir.is_dir() {
+        assert!(std::env::var_os("CI").is_none(), "contracts missing in CI");
+        eprintln!("SKIPPED: no upstream contracts at {}", dir.display());
+        return;
+    }
+    let mut crds: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    crds.sort();
+    assert!(crds.len() >= 10, "{crds:?}");
+    let (server, http) = server(Config {
+        crds: crds.clone(),
+        ..Config::default()
+    });
+    for (path, kind) in [
+        ("/apis/machine.sapcloud.io/v1alpha1", "Machine"),
+        ("/apis/extensions.gardener.cloud/v1alpha1", "Worker"),
+        ("/apis/firewall.metal-stack.io/v2", "FirewallMonitor"),
+        ("/apis/metallb.io/v1beta2", "BGPPeer"),
+    ] {
+        let (code, list) = send(http.get(format!("{}{path}", server.url()))).await;
+        assert_eq!(code, 200, "{path}");
+        assert!(
+            list["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["kind"] == kind),
+            "{kind} under {path}"
+        );
+    }
+}

@@ -6,6 +6,9 @@
 //!   firewall-controller-manager owns and the rule compiler reads and writes.
 //! * [`metallb`]: MetalLB `IPAddressPool`, `BGPPeer` and `BGPAdvertisement`, written by the
 //!   lb-allocator.
+//! * [`mcm`]: machine-controller-manager `Machine` and `MachineClass`, for machine-lifecycle.
+//! * [`gardener`]: Gardener extension resources (`Infrastructure`, `ControlPlane`, `Worker`,
+//!   `OperatingSystemConfig`, `Cluster`), for the metal extension webhooks and controllers.
 //! * [`crds`]: the YAML of the CRDs we own (only CWNP), used by `crdgen` and the drift test.
 //! * [`schema`]: validation of any object against an upstream CRD's openAPIV3Schema, so that
 //!   what we write is checked against the contract, not against our own types.
@@ -13,6 +16,8 @@
 pub mod crds;
 pub mod cwnp;
 pub mod firewall;
+pub mod gardener;
+pub mod mcm;
 pub mod metallb;
 pub mod schema;
 
