@@ -252,17 +252,7 @@ pub fn kinds_of_crd(crd: &Value) -> ApiResult<Vec<Kind>> {
             ));
         }
     };
-    let strings = |pointer: &str| -> Vec<String> {
-        crd.pointer(pointer)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |pointer: &str| strings_at(crd, pointer);
     let versions = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -336,6 +326,20 @@ pub fn kinds_of_crd(crd: &Value) -> ApiResult<Vec<Kind>> {
         });
     }
     Ok(kinds)
+}
+
+/// The strings of the array at `pointer`; empty when there is none.
+pub fn strings_at(value: &Value, pointer: &str) -> Vec<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The status the apiserver gives an accepted CRD.

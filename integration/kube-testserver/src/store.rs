@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use crate::kinds::{CRD_GROUP, Kind, Kinds, established_status, kinds_of_crd};
+use crate::kinds::{CRD_GROUP, Kind, Kinds, established_status, kinds_of_crd, strings_at};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
 
@@ -386,31 +386,24 @@ impl Store {
                 .unwrap_or_default()
                 .to_string()
         };
-        if let Some(uid) = &opts.uid
-            && *uid != meta("uid")
-        {
-            return Err(ApiError::conflict(
-                &kind.group,
-                &kind.plural,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta("uid")
-                ),
-            ));
-        }
-        if let Some(rv) = &opts.resource_version
-            && *rv != meta("resourceVersion")
-        {
-            return Err(ApiError::conflict(
-                &kind.group,
-                &kind.plural,
-                name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    meta("resourceVersion")
-                ),
-            ));
+        let preconditions = [
+            ("UID", &opts.uid, "uid"),
+            ("ResourceVersion", &opts.resource_version, "resourceVersion"),
+        ];
+        for (label, wanted, field) in preconditions {
+            if let Some(wanted) = wanted
+                && *wanted != meta(field)
+            {
+                return Err(ApiError::conflict(
+                    &kind.group,
+                    &kind.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {}",
+                        meta(field)
+                    ),
+                ));
+            }
         }
         let has_finalizers = current
             .pointer("/metadata/finalizers")
@@ -943,15 +936,7 @@ fn set_or_remove(target: &mut Value, key: &str, value: Option<Value>) {
 }
 
 fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    strings_at(obj, "/metadata/finalizers")
 }
 
 fn owner_uids(obj: &Value) -> Vec<String> {

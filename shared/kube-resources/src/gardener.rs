@@ -86,6 +86,21 @@ pub struct DefaultStatus {
     pub state: Option<Value>,
 }
 
+/// The spec fields every extension resource shares (Gardener's `DefaultSpec`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultSpec {
+    /// The provider or OS type: `metal` for our provider resources.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Provider- or OS-specific configuration, decoded by the owning service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_config: Option<Value>,
+    /// The extension class (`shoot`, `seed`, `garden`); absent means `shoot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+}
+
 /// The infrastructure of a shoot: for metal, the firewall and the cluster's private network.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -100,16 +115,11 @@ pub struct DefaultStatus {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct InfrastructureSpec {
-    /// The provider type, `metal` for us.
-    #[serde(rename = "type")]
-    pub type_: String,
+    #[serde(flatten)]
+    pub default: DefaultSpec,
     pub region: String,
     /// Credentials for the provider API.
     pub secret_ref: SecretReference,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_config: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_public_key: Option<String>,
 }
@@ -146,17 +156,13 @@ pub struct InfrastructureStatus {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ControlPlaneSpec {
-    #[serde(rename = "type")]
-    pub type_: String,
+    #[serde(flatten)]
+    pub default: DefaultSpec,
     pub region: String,
     pub secret_ref: SecretReference,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_config: Option<Value>,
     /// The Infrastructure's `providerStatus`, copied in by Gardener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infrastructure_provider_status: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
 }
 
 /// The shoot's worker pools, turned into machine-controller-manager objects by the provider.
@@ -172,19 +178,15 @@ pub struct ControlPlaneSpec {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerSpec {
-    #[serde(rename = "type")]
-    pub type_: String,
+    #[serde(flatten)]
+    pub default: DefaultSpec,
     pub region: String,
     pub secret_ref: SecretReference,
     pub pools: Vec<WorkerPool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_config: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infrastructure_provider_status: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_public_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
 }
 
 /// One worker pool.
@@ -284,9 +286,8 @@ pub struct MachineDeploymentRef {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OperatingSystemConfigSpec {
-    /// The OS type (`ubuntu`, `debian`, ...).
-    #[serde(rename = "type")]
-    pub type_: String,
+    #[serde(flatten)]
+    pub default: DefaultSpec,
     /// `provision` or `reconcile`.
     pub purpose: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,10 +297,6 @@ pub struct OperatingSystemConfigSpec {
     /// `{name: containerd, cgroupDriver, containerd: {...}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cri_config: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_config: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
 }
 
 /// A systemd unit.

@@ -9,9 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
 use kube_resources::gardener::{
-    CloudConfig, Cluster, ClusterSpec, ControlPlane, ControlPlaneSpec, DefaultStatus, DropIn, File,
-    FileContent, Infrastructure, InfrastructureSpec, InfrastructureStatus, InlineContent,
-    LastOperation, MachineDeploymentRef, MachineImage, OperatingSystemConfig,
+    CloudConfig, Cluster, ClusterSpec, ControlPlane, ControlPlaneSpec, DefaultSpec, DefaultStatus,
+    DropIn, File, FileContent, Infrastructure, InfrastructureSpec, InfrastructureStatus,
+    InlineContent, LastOperation, MachineDeploymentRef, MachineImage, OperatingSystemConfig,
     OperatingSystemConfigSpec, OperatingSystemConfigStatus, SecretKeySelector, Unit, Worker,
     WorkerPool, WorkerSpec, WorkerStatus,
 };
@@ -112,14 +112,16 @@ fn infrastructure_and_control_plane() {
     let mut infra = Infrastructure::new(
         "c",
         InfrastructureSpec {
-            type_: "metal".into(),
+            default: DefaultSpec {
+                type_: "metal".into(),
+                provider_config: Some(
+                    json!({"apiVersion": "metal.provider.extensions.gardener.cloud/v1alpha1",
+            "kind": "InfrastructureConfig", "partitionID": "fra-equ01", "projectID": "p"}),
+                ),
+                class: None,
+            },
             region: "fra".into(),
             secret_ref: secret("cloudprovider"),
-            provider_config: Some(
-                json!({"apiVersion": "metal.provider.extensions.gardener.cloud/v1alpha1",
-            "kind": "InfrastructureConfig", "partitionID": "fra-equ01", "projectID": "p"}),
-            ),
-            class: None,
             ssh_public_key: None,
         },
     );
@@ -144,15 +146,17 @@ fn infrastructure_and_control_plane() {
     let mut cp = ControlPlane::new(
         "c",
         ControlPlaneSpec {
-            type_: "metal".into(),
+            default: DefaultSpec {
+                type_: "metal".into(),
+                provider_config: None,
+                class: None,
+            },
             region: "fra".into(),
             secret_ref: secret("cloudprovider"),
-            provider_config: None,
             infrastructure_provider_status: infra
                 .status
                 .as_ref()
                 .and_then(|s| s.default.provider_status.clone()),
-            class: None,
         },
     );
     cp.metadata.namespace = Some(NS.into());
@@ -195,14 +199,16 @@ fn workers() {
     let mut worker = Worker::new(
         "c",
         WorkerSpec {
-            type_: "metal".into(),
+            default: DefaultSpec {
+                type_: "metal".into(),
+                provider_config: None,
+                class: None,
+            },
             region: "fra".into(),
             secret_ref: secret("cloudprovider"),
             pools: vec![pool],
-            provider_config: None,
             infrastructure_provider_status: None,
             ssh_public_key: Some("c3NoLWVkMjU1MTkgQUFBQQ==".into()),
-            class: None,
         },
     );
     worker.metadata.namespace = Some(NS.into());
@@ -244,7 +250,11 @@ fn operating_system_configs() {
     let mut osc = OperatingSystemConfig::new(
         "worker-z1-provision",
         OperatingSystemConfigSpec {
-            type_: "ubuntu".into(),
+            default: DefaultSpec {
+                type_: "ubuntu".into(),
+                provider_config: None,
+                class: None,
+            },
             purpose: "provision".into(),
             units: Some(vec![Unit {
                 name: "kubelet.service".into(),
@@ -270,8 +280,6 @@ fn operating_system_configs() {
                 host_name: None,
             }]),
             cri_config: Some(json!({"name": "containerd"})),
-            provider_config: None,
-            class: None,
         },
     );
     osc.metadata.namespace = Some(NS.into());

@@ -527,3 +527,42 @@ fn services_and_namespaces_get_their_defaults() {
         .unwrap();
     assert_eq!(store.get(&cms, "tmp", "c").unwrap_err().code, 404);
 }
+
+#[test]
+fn delete_preconditions_guard_against_replaced_objects() {
+    let (mut store, things) = with_things();
+    let created = store.create(&things, "default", thing("a", 1), W).unwrap();
+    let wrong_uid = DeleteOptions {
+        uid: Some("other".into()),
+        ..Default::default()
+    };
+    let err = store
+        .delete(&things, "default", "a", &wrong_uid)
+        .unwrap_err();
+    assert_eq!(err.code, 409);
+    assert!(
+        err.message
+            .contains("Precondition failed: UID in precondition: other"),
+        "{err}"
+    );
+    let stale = DeleteOptions {
+        resource_version: Some("1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .delete(&things, "default", "a", &stale)
+            .unwrap_err()
+            .code,
+        409
+    );
+    let exact = DeleteOptions {
+        uid: created["metadata"]["uid"].as_str().map(String::from),
+        resource_version: created["metadata"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
+        dry_run: false,
+    };
+    store.delete(&things, "default", "a", &exact).unwrap();
+    assert_eq!(store.get(&things, "default", "a").unwrap_err().code, 404);
+}
