@@ -20,6 +20,7 @@ use kube_resources::cwnp::{EgressRule, IpBlock, NetworkPolicyPort, PolicySpec, P
 use kube_testserver::watch::Start;
 use kube_testserver::{Config, Running};
 use mesh_controller::events::{Event as Note, EventType, Recorder};
+use mesh_controller::metrics::ReconcileMetrics;
 use serde_json::json;
 
 const FINALIZER: &str = "test.metal-mesh.io/cleanup";
@@ -28,15 +29,22 @@ const NS: &str = "firewall";
 struct Ctx {
     client: Client,
     recorder: Recorder,
+    metrics: ReconcileMetrics,
     cleaned: Mutex<Vec<String>>,
     reconciles: AtomicUsize,
 }
 
 type Error = kube::runtime::finalizer::Error<kube::Error>;
 
-/// Writes `observed generation N` into the status; records cleanups.
+/// Writes `observed generation N` into the status and an Event; records cleanups.
 async fn reconcile(policy: Arc<Cwnp>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     ctx.reconciles.fetch_add(1, Ordering::SeqCst);
+    ctx.metrics
+        .measure("cwnp", apply_or_cleanup(policy, &ctx))
+        .await
+}
+
+async fn apply_or_cleanup(policy: Arc<Cwnp>, ctx: &Ctx) -> Result<Action, Error> {
     let api: Api<Cwnp> = Api::namespaced(ctx.client.clone(), &policy.namespace().unwrap());
     finalizer(&api, FINALIZER, policy, |event| async {
         match event {
@@ -143,6 +151,7 @@ async fn controller_reconciles_finalizes_and_survives_closed_watches() {
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         recorder: Recorder::new(client.clone(), "cwnp-test-controller".into()),
+        metrics: ReconcileMetrics::new(&mut prometheus_client::registry::Registry::default()),
         cleaned: Mutex::new(Vec::new()),
         reconciles: AtomicUsize::new(0),
     });
@@ -261,6 +270,13 @@ async fn controller_reconciles_finalizes_and_survives_closed_watches() {
     })
     .await;
     assert_eq!(*ctx.cleaned.lock().unwrap(), ["a"]);
+    let succeeded = ctx.metrics.count("cwnp", "success") as usize;
+    let failed = ctx.metrics.count("cwnp", "error") as usize;
+    assert_eq!(succeeded + failed, ctx.reconciles.load(Ordering::SeqCst));
+    assert!(
+        succeeded >= 4,
+        "one per object and one per change: {succeeded}"
+    );
 
     controller.abort();
 }
