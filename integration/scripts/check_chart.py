@@ -7,6 +7,11 @@ Every rendered manifest is validated with `kubernetes-validate` against the Kube
 1.32 and 1.33 OpenAPI schemas in strict mode (unknown fields fail), and the script asserts the
 chart's behaviour (PVC template, the three HMAC keys, --seed only with a seed, ...).
 
+lb-allocator (the metal-ccm replacement, `lbAllocator.enabled`) is rendered with its required
+values in MetalLB and Cilium mode, with the default wiring to the embedded metal-api and with
+credentials of its own; its env, Secret references and RBAC rules (compared in full, no
+wildcards) are checked, and so are the `fail` messages for missing or invalid values.
+
 The `lookup` path (generated HMAC keys kept across upgrades) is exercised too: a tiny fake
 Kubernetes API server on 127.0.0.1 serves discovery and one existing Secret, and the chart is
 rendered cluster-aware against it (helm_python.Config.render).
@@ -45,6 +50,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RELEASE = "mesh"
 NAMESPACE = "metal-system"
 API_NAME = f"{RELEASE}-metal-mesh-metal-api"
+LB_NAME = f"{RELEASE}-metal-mesh-lb-allocator"
+LB_KINDS = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 
 INLINE_SEED = """\
 partitions:
@@ -283,6 +290,11 @@ def check_default(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -
         sorted(d["kind"] for d in docs) == ["Secret", "Service", "Service", "StatefulSet"],
         "default values render StatefulSet, 2 Services, Secret and no ConfigMap",
     )
+    C.check(
+        not lb_docs(docs) and not any(d["kind"] in LB_KINDS - {"Deployment"} for d in docs),
+        "default values (lbAllocator off) render no lb-allocator object, no RBAC, no ServiceAccount",
+    )
+    C.check(not any("lb-allocator" in v for v in rendered.values()), "default values: no lb-allocator in any template or NOTES")
     sts = one(docs, "StatefulSet")
     c = container(sts)
     C.check(c["image"] == f"metal-mesh:{meta['appVersion']}", f"image defaults to metal-mesh:{meta['appVersion']} (appVersion)")
@@ -412,14 +424,481 @@ def check_disabled(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) 
     )
     placeholders = {
         s: {"enabled": True}
-        for s in ["lbAllocator", "volumeManager", "ruleCompiler", "machineLifecycle", "gardenerWebhooks"]
+        for s in ["volumeManager", "ruleCompiler", "machineLifecycle", "gardenerWebhooks"]
     }
     docs = docs_of(render(chart, placeholders))
-    validate(docs, "all service switches on", kv[-1:])
+    validate(docs, "all placeholder switches on", kv[-1:])
     C.check(
         sorted(d["kind"] for d in docs) == ["Secret", "Service", "Service", "StatefulSet"],
         "placeholder switches render nothing yet (no templates)",
     )
+    # lbAllocator switched off but fully configured: still none of its objects.
+    values = {"lbAllocator": dict(LB_REQUIRED, enabled=False, loadbalancer="cilium")}
+    docs = docs_of(render(chart, values))
+    C.check(
+        sorted(d["kind"] for d in docs) == ["Secret", "Service", "Service", "StatefulSet"]
+        and not lb_docs(docs),
+        "lbAllocator.enabled=false (with its values set) renders no lb-allocator object",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# lb-allocator (replaces metal-ccm)
+
+LB_REQUIRED: dict[str, Any] = {
+    "enabled": True,
+    "projectId": "proj-0815",
+    "partitionId": "fra-equ01",
+    "clusterId": "9b2e3c6a-shoot-uid",
+}
+
+LB_VALUES: dict[str, Any] = dict(
+    LB_REQUIRED,
+    defaultExternalNetwork="internet",
+    additionalNetworks=["internet", "dmz"],
+    sshPublicKey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIChartTest admin@example",
+)
+
+def _perms(groups: list[str], resources: list[str], verbs: list[str]) -> set[tuple[str, str, str]]:
+    return {(g, r, v) for g in groups for r in resources for v in verbs}
+
+
+# What lb-allocator may do cluster-wide, as (apiGroup, resource, verb) triples: exactly this.
+CLUSTER_PERMS = (
+    _perms([""], ["nodes"], ["get", "list", "watch", "update", "patch", "delete"])
+    | _perms([""], ["nodes/status"], ["patch", "update"])
+    | _perms([""], ["services"], ["get", "list", "watch", "patch", "update"])
+    | _perms([""], ["services/status"], ["patch", "update"])
+    | _perms([""], ["events"], ["create", "patch"])
+    | _perms(["events.k8s.io"], ["events"], ["create", "patch"])
+)
+CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
+CILIUM_PERMS = _perms(["cilium.io"], ["ciliumbgppeeringpolicies", "ciliumloadbalancerippools"], CRUD)
+METALLB_PERMS = _perms(["metallb.io"], ["ipaddresspools", "bgppeers", "bgpadvertisements"], CRUD)
+
+
+def lb_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "lb-allocator"
+        or d["metadata"]["name"].startswith(LB_NAME)
+    ]
+
+
+def api_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "metal-api"]
+
+
+def rule_perms(rules: list[dict[str, Any]]) -> set[tuple[str, ...]]:
+    """A rule set as atomic permissions (group, resource, verb[, resourceName])."""
+    out: set[tuple[str, ...]] = set()
+    for r in rules:
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                for v in r.get("verbs", []):
+                    names = r.get("resourceNames") or [None]
+                    for n in names:
+                        out.add((g, res, v) if n is None else (g, res, v, n))
+    return out
+
+
+def has_wildcard(rules: list[dict[str, Any]]) -> bool:
+    return any(
+        "*" in str(x)
+        for r in rules
+        for field in ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs")
+        for x in r.get(field, []) or []
+    )
+
+
+def plain_env(c: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+
+
+def arg_value(args: list[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) else None
+
+
+def roles(docs: list[dict[str, Any]], kind: str = "Role") -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def render_error(chart: "helm.Chart", values: dict[str, Any]) -> str | None:
+    """The message of a failing render, None when it renders."""
+    try:
+        render(chart, values)
+    except helm.HelmError as e:
+        return str(e)
+    return None
+
+
+def check_lb_rbac_common(docs: list[dict[str, Any]], mode: str) -> None:
+    """ServiceAccount, bindings and the lease Role; the same in both modes."""
+    sa = one(docs, "ServiceAccount", LB_NAME)
+    dep = one(docs, "Deployment", LB_NAME)
+    C.check(
+        dep["spec"]["template"]["spec"].get("serviceAccountName") == LB_NAME
+        and sa["metadata"]["namespace"] == NAMESPACE,
+        f"[{mode}] pod runs as the ServiceAccount {LB_NAME} in the release namespace",
+    )
+    C.check(
+        dep["spec"]["template"]["spec"].get("automountServiceAccountToken") is True,
+        f"[{mode}] pod mounts its service account token (it talks to the Kubernetes API)",
+    )
+    all_roles = roles(docs, "Role") + roles(docs, "ClusterRole")
+    C.check(
+        all(not has_wildcard(r["rules"]) for r in all_roles) and all(r["rules"] for r in all_roles),
+        f"[{mode}] no wildcard in any Role/ClusterRole rule ({len(all_roles)} roles)",
+    )
+    subject = [{"kind": "ServiceAccount", "name": LB_NAME, "namespace": NAMESPACE}]
+    crb = one(docs, "ClusterRoleBinding", LB_NAME)
+    C.check(
+        crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": LB_NAME}
+        and crb["subjects"] == subject,
+        f"[{mode}] ClusterRoleBinding binds the ClusterRole to the ServiceAccount",
+    )
+    bindings = roles(docs, "RoleBinding")
+    by_name = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in roles(docs, "Role")}
+    C.check(
+        all(
+            b["subjects"] == subject
+            and b["roleRef"]["kind"] == "Role"
+            and (b["metadata"]["namespace"], b["roleRef"]["name"]) in by_name
+            for b in bindings
+        )
+        and len(bindings) == len(by_name),
+        f"[{mode}] every Role has a RoleBinding in its namespace to the ServiceAccount",
+    )
+    lease_roles = [r for r in roles(docs, "Role") if any("coordination.k8s.io" in x.get("apiGroups", []) for x in r["rules"])]
+    C.check(len(lease_roles) == 1, f"[{mode}] one Role for leader election")
+    if lease_roles:
+        lr = lease_roles[0]
+        perms = rule_perms(lr["rules"])
+        C.check(lr["metadata"]["namespace"] == NAMESPACE, f"[{mode}] leader-election Role is in the release namespace")
+        C.check(
+            {p[:3] for p in perms} == _perms(["coordination.k8s.io"], ["leases"], ["get", "create", "update"]),
+            f"[{mode}] leader-election Role: coordination.k8s.io leases get/create/update, nothing else",
+        )
+        lease = arg_value(container(dep)["args"], "--leader-elect-lease-name")
+        C.check(
+            all(len(p) == 4 and p[3] == lease for p in perms if p[2] in ("get", "update")),
+            f"[{mode}] lease get/update limited to the Lease {lease!r} (create cannot be limited)",
+        )
+
+
+def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = {"lbAllocator": LB_VALUES}
+    lint(chart_dir, values, "lbAllocator on, embedded metal-api", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "lbAllocator on, embedded metal-api", kv)
+    # metal-api is unchanged next to it.
+    check_common(api_docs(docs), chart.metadata)
+    lb = lb_docs(docs)
+    C.check(
+        sorted(d["kind"] for d in lb)
+        == sorted(["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]),
+        "lbAllocator (metallb): Deployment, Service, ServiceAccount, ClusterRole(+Binding), 2 Roles(+Bindings), no Secret of its own",
+    )
+    C.check(len(lb) + len(api_docs(docs)) == len(docs), "every object belongs to metal-api or lb-allocator")
+    for d in lb:
+        labels = d["metadata"].get("labels", {})
+        C.check(
+            labels.get("app.kubernetes.io/name") == "metal-mesh"
+            and labels.get("app.kubernetes.io/instance") == RELEASE
+            and labels.get("app.kubernetes.io/component") == "lb-allocator"
+            and labels.get("app.kubernetes.io/part-of") == "metal-mesh",
+            f"{d['kind']}/{d['metadata']['name']} has the lb-allocator labels",
+        )
+
+    dep = one(docs, "Deployment", LB_NAME)
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    c = container(dep)
+    C.check(spec["replicas"] == 2, "Deployment runs 2 replicas by default")
+    C.check(
+        all(spec["template"]["metadata"]["labels"].get(k) == v for k, v in spec["selector"]["matchLabels"].items())
+        and spec["selector"]["matchLabels"].get("app.kubernetes.io/component") == "lb-allocator"
+        and "app.kubernetes.io/version" not in spec["selector"]["matchLabels"],
+        "Deployment selector matches its pod labels (component lb-allocator, no version)",
+    )
+    C.check(c["command"] == ["/usr/local/bin/lb-allocator"], "container runs /usr/local/bin/lb-allocator")
+    args = c["args"]
+    C.check(args[:2] == ["--listen", "0.0.0.0:8080"], "args: --listen 0.0.0.0:8080")
+    C.check("--leader-elect" in args, "args: --leader-elect (always)")
+    C.check(arg_value(args, "--leader-elect-lease-name") == "lb-allocator", "args: --leader-elect-lease-name lb-allocator")
+    C.check(arg_value(args, "--metallb-namespace") == "metallb-system", "args: --metallb-namespace metallb-system")
+    C.check(
+        arg_value(args, "--sync-interval") == "1m" and arg_value(args, "--ssh-key-interval") == "5m"
+        and arg_value(args, "--machine-cache-ttl") == "1m" and arg_value(args, "--health-watchdog-failures") == "60"
+        and arg_value(args, "--delete-gone-nodes") == "true" and arg_value(args, "--leader-elect-lease-duration") == "15s",
+        "args: interval, watchdog, lease-duration and delete-gone-nodes defaults",
+    )
+    C.check(arg_value(args, "--log-format") == "text" and arg_value(args, "--log-level") == "info", "args: --log-format text --log-level info")
+    C.check("--no-kubernetes" not in args and "--kubeconfig" not in args, "no --no-kubernetes, no --kubeconfig (in-cluster config)")
+    env = plain_env(c)
+    expected = {
+        "METAL_API_URL": f"http://{API_NAME}:8080",
+        "METAL_AUTH_HMAC_AUTH_TYPE": "Metal-Admin",
+        "METAL_PROJECT_ID": LB_VALUES["projectId"],
+        "METAL_PARTITION_ID": LB_VALUES["partitionId"],
+        "METAL_CLUSTER_ID": LB_VALUES["clusterId"],
+        "METAL_DEFAULT_EXTERNAL_NETWORK_ID": "internet",
+        "METAL_ADDITIONAL_NETWORKS": "internet,dmz",
+        "METAL_SSH_PUBLICKEY": LB_VALUES["sshPublicKey"],
+        "LOADBALANCER": "metallb",
+    }
+    for k, v in expected.items():
+        C.check(env.get(k) == v, f"env {k}={v!r}")
+    C.check(set(env) == set(expected), "no other plain env vars")
+    field = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"] if "fieldRef" in e.get("valueFrom", {})}
+    C.check(
+        field == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"},
+        "POD_NAME and POD_NAMESPACE from the downward API",
+    )
+    refs = secret_ref_env(c)
+    C.check(
+        refs == {"METAL_AUTH_HMAC": (API_NAME, "admin-key")},
+        f"default wiring: METAL_AUTH_HMAC from secretKeyRef {API_NAME}/admin-key (embedded metal-api), no token",
+    )
+    api_secret = one(docs, "Secret", API_NAME)
+    C.check("admin-key" in api_secret["data"], "the referenced embedded metal-api Secret has admin-key")
+    api_svc = one(docs, "Service", API_NAME)
+    C.check(api_svc["spec"]["ports"][0]["port"] == 8080, "METAL_API_URL port is the embedded metal-api Service's port")
+
+    C.check({p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080}, "lb-allocator container port http=8080")
+    C.check(
+        c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        and c["startupProbe"]["httpGet"]["path"] == "/healthz"
+        and c["readinessProbe"]["httpGet"]["path"] == "/readyz",
+        "probes: liveness and startup /healthz, readiness /readyz",
+    )
+    sc, psc = c["securityContext"], pod["securityContext"]
+    C.check(
+        sc.get("runAsNonRoot") is True and sc.get("readOnlyRootFilesystem") is True
+        and sc.get("allowPrivilegeEscalation") is False
+        and sc.get("capabilities", {}).get("drop") == ["ALL"]
+        and sc.get("seccompProfile", {}).get("type") == "RuntimeDefault"
+        and psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65532
+        and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
+        "lb-allocator security context: uid 65532, read-only root fs, drop ALL, seccomp RuntimeDefault",
+    )
+    C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]} == {"tmp": "/tmp"}, "writable emptyDir on /tmp only")
+    C.check("requests" in c.get("resources", {}), "lb-allocator has resource requests")
+    C.check(pod.get("enableServiceLinks") is False, "no service-link env vars")
+
+    svc = one(docs, "Service", LB_NAME)
+    C.check(
+        svc["spec"]["type"] == "ClusterIP"
+        and [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [("http", 8080, "http")]
+        and svc["spec"]["selector"] == spec["selector"]["matchLabels"],
+        "Service: ClusterIP, http 8080 -> http, selects the lb-allocator pods",
+    )
+
+    cr = one(docs, "ClusterRole", LB_NAME)
+    perms = rule_perms(cr["rules"])
+    missing, extra = CLUSTER_PERMS - perms, perms - CLUSTER_PERMS
+    for m in sorted(missing):
+        print(f"        missing: {m}")
+    for x in sorted(extra):
+        print(f"        extra:   {x}")
+    C.check(not missing and not extra, f"[metallb] ClusterRole rules are exactly the {len(CLUSTER_PERMS)} listed permissions")
+    C.check(not has_wildcard(cr["rules"]) and not any("resourceNames" in r or "nonResourceURLs" in r for r in cr["rules"]),
+            "[metallb] ClusterRole: no wildcards, no nonResourceURLs")
+    C.check(not any(p[0] == "cilium.io" for p in perms), "[metallb] no cilium.io rules")
+    metallb = [r for r in roles(docs) if any("metallb.io" in x.get("apiGroups", []) for x in r["rules"])]
+    C.check(len(metallb) == 1, "[metallb] one Role for metallb.io")
+    if metallb:
+        C.check(metallb[0]["metadata"]["namespace"] == "metallb-system", "[metallb] the MetalLB Role is in metallb-system")
+        C.check(rule_perms(metallb[0]["rules"]) == METALLB_PERMS,
+                "[metallb] MetalLB Role: ipaddresspools, bgppeers, bgpadvertisements get/list/watch/create/update/patch/delete, nothing else")
+        rb = [b for b in roles(docs, "RoleBinding") if b["roleRef"]["name"] == metallb[0]["metadata"]["name"]]
+        C.check(len(rb) == 1 and rb[0]["metadata"]["namespace"] == "metallb-system",
+                "[metallb] its RoleBinding is in metallb-system too")
+    C.check(not any(d["kind"] == "CustomResourceDefinition" for d in docs), "no CRDs among the rendered templates")
+    crd_docs = [d for f in chart.crds for d in yaml.safe_load_all(f.get("data", "")) if d]
+    C.check(
+        not any(d.get("spec", {}).get("group") in ("metallb.io", "cilium.io") for d in crd_docs),
+        f"chart crds/ ships no metallb.io or cilium.io CRD ({len(crd_docs)} CRDs, MetalLB's chart brings its own)",
+    )
+    check_lb_rbac_common(docs, "metallb")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check(LB_NAME in notes and f"http://{API_NAME}:8080" in notes, "NOTES mention the lb-allocator Deployment and its metal-api URL")
+
+    # The embedded URL follows metal-api's --base-path; a user Secret of metal-api is followed too.
+    values = {
+        "metalApi": {"extraArgs": ["--base-path", "/metal/"], "hmac": {"existingSecret": "my-metal-keys"}},
+        "lbAllocator": LB_REQUIRED,
+    }
+    c = container(one(docs_of(render(chart, values)), "Deployment", LB_NAME))
+    C.check(plain_env(c).get("METAL_API_URL") == f"http://{API_NAME}:8080/metal",
+            "embedded wiring: METAL_API_URL carries metal-api's --base-path (/metal)")
+    C.check(secret_ref_env(c) == {"METAL_AUTH_HMAC": ("my-metal-keys", "admin-key")},
+            "embedded wiring: admin-key from metalApi.hmac.existingSecret when metal-api uses one")
+
+
+def check_lb_explicit(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    lbv = dict(
+        LB_VALUES,
+        replicas=3,
+        metalApi={"url": "https://api.example.com/metal", "auth": {"hmac": "edit-hmac-key", "hmacAuthType": "Metal-Edit"}},
+        metallbNamespace="lb-system",
+        leaderElection={"leaseName": "lb-lease", "leaseDuration": "20s"},
+        syncInterval="30s", sshKeyInterval="10m", machineCacheTtl="2m",
+        healthWatchdogFailures=0, deleteGoneNodes=False,
+        logFormat="json", logLevel="debug", otlpEndpoint="http://otel:4317", shutdownTimeout="10s",
+        extraArgs=["--some-flag"], extraEnv=[{"name": "RUST_LOG", "value": "lb_allocator=trace"}],
+        podAnnotations={"prometheus.io/scrape": "true"},
+        nodeSelector={"node-role.kubernetes.io/control-plane": ""},
+        tolerations=[{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}],
+        priorityClassName="system-cluster-critical",
+    )
+    values = {"metalApi": {"enabled": False}, "lbAllocator": lbv}
+    lint(chart_dir, values, "lbAllocator explicit, metalApi off", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "lbAllocator explicit, metalApi off", kv)
+    C.check(not api_docs(docs), "metalApi off: no metal-api objects next to lb-allocator")
+    dep = one(docs, "Deployment", LB_NAME)
+    c = container(dep)
+    args, env = c["args"], plain_env(c)
+    C.check(dep["spec"]["replicas"] == 3, "replicas value applied")
+    C.check(env.get("METAL_API_URL") == "https://api.example.com/metal", "METAL_API_URL is the given URL")
+    C.check(env.get("METAL_AUTH_HMAC_AUTH_TYPE") == "Metal-Edit", "METAL_AUTH_HMAC_AUTH_TYPE=Metal-Edit given")
+    C.check(secret_ref_env(c) == {"METAL_AUTH_HMAC": (LB_NAME, "hmac")}, f"inline hmac: METAL_AUTH_HMAC from secretKeyRef {LB_NAME}/hmac")
+    C.check("METAL_AUTH_HMAC" not in env, "the HMAC key is never a plain env value")
+    secret = one(docs, "Secret", LB_NAME)
+    C.check(
+        {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {"hmac": "edit-hmac-key"},
+        "the chart's own Secret holds exactly the inline hmac",
+    )
+    ann = dep["spec"]["template"]["metadata"].get("annotations", {})
+    C.check(len(ann.get("checksum/auth", "")) == 64 and ann.get("prometheus.io/scrape") == "true",
+            "pod template: checksum/auth (a new credential rolls the pods) and podAnnotations")
+    C.check(
+        arg_value(args, "--metallb-namespace") == "lb-system"
+        and arg_value(args, "--leader-elect-lease-name") == "lb-lease"
+        and arg_value(args, "--leader-elect-lease-duration") == "20s"
+        and arg_value(args, "--sync-interval") == "30s"
+        and arg_value(args, "--ssh-key-interval") == "10m"
+        and arg_value(args, "--machine-cache-ttl") == "2m"
+        and arg_value(args, "--health-watchdog-failures") == "0"
+        and arg_value(args, "--delete-gone-nodes") == "false",
+        "args follow the values (namespace, lease, intervals, watchdog 0, delete-gone-nodes false)",
+    )
+    C.check(
+        arg_value(args, "--log-format") == "json" and arg_value(args, "--log-level") == "debug"
+        and arg_value(args, "--otlp-endpoint") == "http://otel:4317" and arg_value(args, "--shutdown-timeout") == "10s",
+        "runtime flags: --log-format json --log-level debug --otlp-endpoint --shutdown-timeout",
+    )
+    C.check("--leader-elect" in args and args[-1] == "--some-flag", "--leader-elect kept, extraArgs appended")
+    C.check({"name": "RUST_LOG", "value": "lb_allocator=trace"} in c["env"], "extraEnv appended")
+    pod = dep["spec"]["template"]["spec"]
+    C.check(
+        pod.get("priorityClassName") == "system-cluster-critical"
+        and pod.get("nodeSelector") == lbv["nodeSelector"] and pod.get("tolerations") == lbv["tolerations"],
+        "priorityClassName, nodeSelector and tolerations applied",
+    )
+    metallb = [r for r in roles(docs) if any("metallb.io" in x.get("apiGroups", []) for x in r["rules"])]
+    C.check(len(metallb) == 1 and metallb[0]["metadata"]["namespace"] == "lb-system", "MetalLB Role follows lbAllocator.metallbNamespace")
+    lease_role = [r for r in roles(docs) if r["metadata"]["namespace"] == NAMESPACE]
+    C.check(
+        len(lease_role) == 1 and ("coordination.k8s.io", "leases", "update", "lb-lease") in rule_perms(lease_role[0]["rules"]),
+        "leader-election Role names the configured Lease",
+    )
+    check_lb_rbac_common(docs, "explicit")
+
+    # A token from an existing Secret: no Secret of ours, no HMAC variables.
+    values = {"lbAllocator": dict(LB_REQUIRED, metalApi={"url": "https://api.example.com/metal", "auth": {
+        "existingSecret": "metal-creds", "existingSecretKey": "api-token", "existingSecretKind": "token"}})}
+    docs = docs_of(render(chart, values))
+    validate(docs, "lbAllocator existingSecret token", kv[-1:])
+    c = container(one(docs, "Deployment", LB_NAME))
+    C.check(secret_ref_env(c) == {"METAL_AUTH_TOKEN": ("metal-creds", "api-token")},
+            "existingSecret (token): METAL_AUTH_TOKEN from secretKeyRef metal-creds/api-token, no METAL_AUTH_HMAC")
+    C.check("METAL_AUTH_HMAC_AUTH_TYPE" not in plain_env(c), "token: no METAL_AUTH_HMAC_AUTH_TYPE")
+    C.check(not any(d["kind"] == "Secret" and d["metadata"]["name"] == LB_NAME for d in docs), "existingSecret: no lb-allocator Secret rendered")
+
+    # An HMAC key from an existing Secret, against the embedded metal-api's URL.
+    values = {"lbAllocator": dict(LB_REQUIRED, metalApi={"auth": {"existingSecret": "metal-creds"}})}
+    c = container(one(docs_of(render(chart, values)), "Deployment", LB_NAME))
+    C.check(
+        secret_ref_env(c) == {"METAL_AUTH_HMAC": ("metal-creds", "hmac")}
+        and plain_env(c).get("METAL_API_URL") == f"http://{API_NAME}:8080",
+        "existingSecret (hmac, default key `hmac`) next to the embedded metal-api URL",
+    )
+
+    # An inline token.
+    values = {"lbAllocator": dict(LB_REQUIRED, metalApi={"url": "https://api.example.com/metal", "auth": {"token": "bearer-xyz"}})}
+    docs = docs_of(render(chart, values))
+    c = container(one(docs, "Deployment", LB_NAME))
+    secret = one(docs, "Secret", LB_NAME)
+    C.check(
+        secret_ref_env(c) == {"METAL_AUTH_TOKEN": (LB_NAME, "token")}
+        and {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {"token": "bearer-xyz"},
+        "inline token: METAL_AUTH_TOKEN from the chart's own Secret (key `token`)",
+    )
+
+
+def check_lb_cilium(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = {"lbAllocator": dict(LB_VALUES, loadbalancer="cilium")}
+    lint(chart_dir, values, "lbAllocator cilium", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "lbAllocator cilium", kv)
+    c = container(one(docs, "Deployment", LB_NAME))
+    C.check(plain_env(c).get("LOADBALANCER") == "cilium", "[cilium] env LOADBALANCER=cilium")
+    C.check("--metallb-namespace" not in c["args"] and "--leader-elect" in c["args"], "[cilium] no --metallb-namespace, --leader-elect kept")
+    perms = rule_perms(one(docs, "ClusterRole", LB_NAME)["rules"])
+    want = CLUSTER_PERMS | CILIUM_PERMS
+    for m in sorted(want - perms):
+        print(f"        missing: {m}")
+    for x in sorted(perms - want):
+        print(f"        extra:   {x}")
+    C.check(perms == want, f"[cilium] ClusterRole rules are exactly the listed ones plus cilium.io ({len(want)} permissions)")
+    C.check(
+        not any("metallb.io" in x.get("apiGroups", []) for r in roles(docs) + roles(docs, "ClusterRole") for x in r["rules"]),
+        "[cilium] no metallb.io rules anywhere",
+    )
+    C.check(
+        not any(d["metadata"].get("namespace") == "metallb-system" for d in docs)
+        and [r["metadata"]["namespace"] for r in roles(docs)] == [NAMESPACE],
+        "[cilium] no MetalLB Role: only the leader-election Role, nothing in metallb-system",
+    )
+    check_lb_rbac_common(docs, "cilium")
+    # The cilium rules never appear in metallb mode (checked above) nor with an explicit metallb.
+    perms = rule_perms(one(docs_of(render(chart, {"lbAllocator": dict(LB_REQUIRED, loadbalancer="metallb")})), "ClusterRole", LB_NAME)["rules"])
+    C.check(perms == CLUSTER_PERMS, "[metallb explicit] ClusterRole without cilium.io")
+
+
+def check_lb_failures(chart: "helm.Chart") -> None:
+    cases = [
+        ("clusterId missing", {"lbAllocator": {k: v for k, v in LB_REQUIRED.items() if k != "clusterId"}},
+         "lbAllocator.clusterId is required"),
+        ("clusterId empty", {"lbAllocator": dict(LB_REQUIRED, clusterId="")}, "lbAllocator.clusterId is required"),
+        ("projectId missing", {"lbAllocator": {k: v for k, v in LB_REQUIRED.items() if k != "projectId"}},
+         "lbAllocator.projectId is required"),
+        ("partitionId missing", {"lbAllocator": {k: v for k, v in LB_REQUIRED.items() if k != "partitionId"}},
+         "lbAllocator.partitionId is required"),
+        ("loadbalancer invalid", {"lbAllocator": dict(LB_REQUIRED, loadbalancer="haproxy")},
+         'lbAllocator.loadbalancer must be metallb or cilium, not "haproxy"'),
+        ("no URL and no embedded metal-api", {"metalApi": {"enabled": False}, "lbAllocator": LB_REQUIRED},
+         "lbAllocator.metalApi.url is required"),
+        ("URL without credential", {"lbAllocator": dict(LB_REQUIRED, metalApi={"url": "https://api.example.com/metal"})},
+         "no credential for metal-api"),
+        ("hmac and token", {"lbAllocator": dict(LB_REQUIRED, metalApi={"auth": {"hmac": "a", "token": "b"}})},
+         "set either hmac or token, not both"),
+        ("existingSecret and inline", {"lbAllocator": dict(LB_REQUIRED, metalApi={"auth": {"existingSecret": "s", "hmac": "a"}})},
+         "set either existingSecret or an inline hmac/token"),
+        ("existingSecretKind invalid", {"lbAllocator": dict(LB_REQUIRED, metalApi={"auth": {"existingSecret": "s", "existingSecretKind": "oidc"}})},
+         "existingSecretKind must be hmac or token"),
+        ("hmacAuthType invalid", {"lbAllocator": dict(LB_REQUIRED, metalApi={"auth": {"hmacAuthType": "Metal-Root"}})},
+         "hmacAuthType must be Metal-Admin, Metal-Edit or Metal-View"),
+        ("logFormat invalid", {"lbAllocator": dict(LB_REQUIRED, logFormat="xml")}, "lbAllocator.logFormat must be text or json"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,6 +999,10 @@ def main() -> int:
         C.section("seed, keys and storage class given", lambda: check_custom(chart, chart_dir, kv, seed, seed_src))
         C.section("existing Secret", lambda: check_existing_secret(chart, chart_dir, kv))
         C.section("metalApi disabled, placeholder switches", lambda: check_disabled(chart, chart_dir, kv))
+        C.section("lb-allocator: default wiring to the embedded metal-api, MetalLB", lambda: check_lb_default_wiring(chart, chart_dir, kv))
+        C.section("lb-allocator: explicit metal-api, credentials and settings", lambda: check_lb_explicit(chart, chart_dir, kv))
+        C.section("lb-allocator: Cilium mode", lambda: check_lb_cilium(chart, chart_dir, kv))
+        C.section("lb-allocator: invalid values fail rendering", lambda: check_lb_failures(chart))
         C.section("lookup keeps generated keys (fake API server)", lambda: check_lookup(chart))
 
     print(f"chart: {C.passed} passed, {C.failed} failed")

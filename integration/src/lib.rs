@@ -26,27 +26,31 @@ fn target_profile_dir() -> PathBuf {
         .join(if RELEASE { "release" } else { "debug" })
 }
 
-static BUILD_LOCK: Mutex<()> = Mutex::new(());
+static BUILD_LOCK: Mutex<bool> = Mutex::new(false);
 
-/// Path to a workspace binary, built with `cargo build --bin NAME` (in this crate's profile) the first time it is
-/// asked for in this test process (so a stale binary from an earlier build is never used).
+/// Path to a workspace binary. The first call in a test process builds the workspace, so a
+/// stale binary is never used: in tests with `cargo test --workspace --no-run`, the build step
+/// of the README's test command itself, so it finds everything built and features unified
+/// the same way (a narrower `cargo build --bin X` unifies dependency features differently and
+/// cargo would rebuild shared dependencies back and forth). Every service package has an
+/// integration test, which makes `cargo test` build its binaries. Benchmarks (release) run
+/// `cargo build --release --workspace --bins`.
 pub fn binary(name: &str) -> PathBuf {
-    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !built.iter().any(|b| b == name) {
+    let mut built = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "--bin", name]);
         if RELEASE {
-            build.arg("--release");
+            build.args(["build", "--quiet", "--release", "--workspace", "--bins"]);
+        } else {
+            build.args(["test", "--quiet", "--workspace", "--no-run"]);
         }
         let status = build
             .current_dir(workspace_root())
             .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build --bin {name} failed");
-        built.push(name.to_string());
+            .expect("run cargo");
+        assert!(status.success(), "building the workspace failed: {build:?}");
+        *built = true;
     }
     let path = target_profile_dir().join(name);
     assert!(path.exists(), "{} missing after build", path.display());
@@ -80,4 +84,5 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
 }
 
 pub mod kube;
+pub mod lb_allocator;
 pub mod metal_api;

@@ -1,0 +1,144 @@
+//! The lb-allocator binary as a child process against a metal-api process and (optionally) a
+//! kube-testserver, configured through metal-ccm's environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::metal_api::{ADMIN_KEY, MetalApi, PARTITION, PROJECT};
+
+pub const CLUSTER: &str = "11111111-2222-3333-4444-555555555555";
+
+/// The MetalLB CRDs for kube-testserver: MetalLB's own from `../shared/contracts` when present
+/// (CI), else permissive stand-ins written into `dir` (no schema: nothing is validated).
+pub fn metallb_crds(dir: &Path) -> Vec<PathBuf> {
+    let contracts = crate::workspace_root().join("../shared/contracts/crds");
+    let files = [
+        "metallb.io_ipaddresspools.yaml",
+        "metallb.io_bgpadvertisements.yaml",
+        "metallb.io_bgppeers.yaml",
+    ];
+    if contracts.is_dir() {
+        return files.iter().map(|f| contracts.join(f)).collect();
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {} is missing",
+        contracts.display()
+    );
+    eprintln!("NOTE: no upstream MetalLB CRDs; using schema-less stand-ins");
+    [("IPAddressPool", "ipaddresspools", "v1beta1"), ("BGPAdvertisement", "bgpadvertisements", "v1beta1"), ("BGPPeer", "bgppeers", "v1beta2")]
+        .iter()
+        .map(|(kind, plural, version)| {
+            let path = dir.join(format!("{plural}.yaml"));
+            let singular = kind.to_lowercase();
+            let text = [
+                "apiVersion: apiextensions.k8s.io/v1".to_string(),
+                "kind: CustomResourceDefinition".into(),
+                format!("metadata: {{name: {plural}.metallb.io}}"),
+                "spec:".into(),
+                "  group: metallb.io".into(),
+                "  scope: Namespaced".into(),
+                format!("  names: {{kind: {kind}, plural: {plural}, singular: {singular}, listKind: {kind}List}}"),
+                "  versions:".into(),
+                format!("  - name: {version}"),
+                "    served: true".into(),
+                "    storage: true".into(),
+                "    schema:".into(),
+                "      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}".into(),
+            ]
+            .join("\n");
+            std::fs::write(&path, text).expect("write CRD stand-in");
+            path
+        })
+        .collect()
+}
+
+/// How to start the allocator.
+pub struct Options<'a> {
+    pub metal_api: &'a MetalApi,
+    /// None: `--no-kubernetes`.
+    pub kubeconfig: Option<&'a Path>,
+    pub default_network: &'a str,
+    pub additional_networks: &'a str,
+    pub sync_interval: &'a str,
+    pub extra: Vec<String>,
+}
+
+impl<'a> Options<'a> {
+    pub fn new(metal_api: &'a MetalApi, kubeconfig: Option<&'a Path>) -> Self {
+        Self {
+            metal_api,
+            kubeconfig,
+            default_network: "internet",
+            additional_networks: "internet",
+            sync_interval: "1m",
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A running lb-allocator. Killed on drop.
+pub struct LbAllocator {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl LbAllocator {
+    pub fn start(options: &Options) -> Self {
+        let addr = crate::free_addr();
+        let mut cmd = Command::new(crate::binary("lb-allocator"));
+        cmd.arg("--listen")
+            .arg(addr.to_string())
+            .args(["--log-level", "info,kube=warn"])
+            .args(["--sync-interval", options.sync_interval])
+            .env("METAL_API_URL", options.metal_api.url(""))
+            .env("METAL_AUTH_HMAC", ADMIN_KEY)
+            .env("METAL_AUTH_HMAC_AUTH_TYPE", "Metal-Admin")
+            .env("METAL_PROJECT_ID", PROJECT)
+            .env("METAL_PARTITION_ID", PARTITION)
+            .env("METAL_CLUSTER_ID", CLUSTER)
+            .env("METAL_DEFAULT_EXTERNAL_NETWORK_ID", options.default_network)
+            .env("METAL_ADDITIONAL_NETWORKS", options.additional_networks)
+            .env_remove("METAL_AUTH_TOKEN")
+            .env_remove("KUBECONFIG");
+        match options.kubeconfig {
+            Some(path) => cmd.arg("--kubeconfig").arg(path),
+            None => cmd.arg("--no-kubernetes"),
+        };
+        let child = cmd
+            .args(&options.extra)
+            // MESH_TEST_LOGS=1 shows the allocator's log lines among the test output.
+            .stdout(if std::env::var_os("MESH_TEST_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start lb-allocator");
+        crate::wait_for_port(addr, Duration::from_secs(60));
+        Self { addr, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Exit status, if it has exited.
+    pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for LbAllocator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,6 @@
+//! The actors that own the allocator's state.
+
+pub mod allocator;
+pub mod lbconfig;
+pub mod locks;
+pub mod machines;
