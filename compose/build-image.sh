@@ -8,9 +8,9 @@
 #   --tag IMAGE   image name (default: $METAL_MESH_IMAGE or metal-mesh:dev)
 #   --seed FILE   seed baked in as /etc/metal-api/seed.yaml (default: compose/seed.yaml)
 #   --no-docker   only assemble compose/.rootfs
-#   BINARY...     binaries to package (default: metal-api metal-mesh)
+#   BINARY...     binaries to package (default: metal-api metal-mesh lb-allocator)
 #
-# Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh`), ldd, objcopy
+# Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator`), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator)
 
 for tool in ldd objcopy readelf; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install binutils libc-bin)"

@@ -63,7 +63,9 @@ pub struct Options<'a> {
     pub default_network: &'a str,
     pub additional_networks: &'a str,
     pub sync_interval: &'a str,
+    pub log_level: &'a str,
     pub extra: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 impl<'a> Options<'a> {
@@ -74,7 +76,9 @@ impl<'a> Options<'a> {
             default_network: "internet",
             additional_networks: "internet",
             sync_interval: "1m",
+            log_level: "info,kube=warn",
             extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -91,7 +95,7 @@ impl LbAllocator {
         let mut cmd = Command::new(crate::binary("lb-allocator"));
         cmd.arg("--listen")
             .arg(addr.to_string())
-            .args(["--log-level", "info,kube=warn"])
+            .args(["--log-level", options.log_level])
             .args(["--sync-interval", options.sync_interval])
             .env("METAL_API_URL", options.metal_api.url(""))
             .env("METAL_AUTH_HMAC", ADMIN_KEY)
@@ -109,6 +113,7 @@ impl LbAllocator {
         };
         let child = cmd
             .args(&options.extra)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             // MESH_TEST_LOGS=1 shows the allocator's log lines among the test output.
             .stdout(if std::env::var_os("MESH_TEST_LOGS").is_some() {
                 Stdio::inherit()

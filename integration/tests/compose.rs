@@ -1,7 +1,8 @@
 //! The compose stack: build the image from the cargo-built binaries (no registry), start
-//! `compose/docker-compose.yml` under a unique project name on a free loopback port, allocate an
-//! IP through the real HTTP API with HMAC auth, restart the container and read the IP back (the
-//! redb file on the named volume survived). The stack is torn down (`down -v`) even on panic.
+//! `compose/docker-compose.yml` under a unique project name on free loopback ports, allocate an
+//! IP through the real HTTP API with HMAC auth and a load balancer through the lb-allocator,
+//! restart metal-api and read both back (the redb file on the named volume survived; the load
+//! balancer's record is its IP tag). The stack is torn down (`down -v`) even on panic.
 //!
 //! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
 
@@ -196,6 +197,21 @@ impl Api {
         })
     }
 
+    /// Polls GET `path` until it answers 200.
+    fn wait_ok(&self, path: &str, what: &str) {
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            match self.call(Method::GET, path, None, None) {
+                Ok((StatusCode::OK, _)) => return,
+                Ok((status, body)) => last = format!("{status}: {body}"),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("{path} not 200 {what} within {HEALTH_TIMEOUT:?}; last: {last}");
+    }
+
     /// Polls GET /v1/health until it answers 200 with status "healthy".
     fn wait_healthy(&self, what: &str) {
         let deadline = Instant::now() + HEALTH_TIMEOUT;
@@ -224,7 +240,7 @@ fn random_key(tag: &str) -> String {
 }
 
 #[test]
-fn compose_stack_allocates_an_ip_that_survives_a_restart() {
+fn compose_stack_allocates_ips_that_survive_a_restart() {
     let docker_ok = quiet(Command::new("docker").arg("info")).is_some_and(|o| o.status.success());
     if !docker_ok {
         return unavailable("no reachable Docker daemon (`docker info` failed)");
@@ -235,7 +251,6 @@ fn compose_stack_allocates_an_ip_that_survives_a_restart() {
 
     // The image is assembled from these very binaries (built now if stale).
     integration::binary("metal-api");
-    integration::binary("metal-mesh");
     let root = integration::workspace_root();
     let t = Instant::now();
     let out = Command::new("bash")
@@ -257,6 +272,7 @@ fn compose_stack_allocates_an_ip_that_survives_a_restart() {
     eprintln!("image built in {:?}", t.elapsed());
 
     let port = integration::free_addr().port();
+    let lb_port = integration::free_addr().port();
     let view_key = random_key("view");
     let edit_key = random_key("edit");
     let admin_key = random_key("admin");
@@ -278,6 +294,9 @@ fn compose_stack_allocates_an_ip_that_survives_a_restart() {
             ("METAL_API_HMAC_VIEW_KEY".into(), view_key.clone()),
             ("METAL_API_HMAC_EDIT_KEY".into(), edit_key.clone()),
             ("METAL_API_HMAC_ADMIN_KEY".into(), admin_key.clone()),
+            ("LB_ALLOCATOR_HOST_IP".into(), "127.0.0.1".into()),
+            ("LB_ALLOCATOR_HOST_PORT".into(), lb_port.to_string()),
+            ("METAL_CLUSTER_ID".into(), "compose-test".into()),
         ],
     };
     eprintln!(
@@ -335,6 +354,33 @@ fn compose_stack_allocates_an_ip_that_survives_a_restart() {
         "a request signed with the default dev key was answered {status}: {body}"
     );
 
+    // The lb-allocator (no Kubernetes) allocates a load balancer through the embedded metal-api.
+    let lb = Api::new(lb_port);
+    lb.wait_ok("/readyz", "lb-allocator ready (metal-api reachable)");
+    let (status, created) = lb
+        .call(
+            Method::POST,
+            "/v1/loadbalancers",
+            None,
+            Some(json!({"namespace": "default", "name": "web"})),
+        )
+        .expect("POST /v1/loadbalancers");
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let lb_address = created["ips"][0]["address"].as_str().unwrap().to_string();
+    let (_, tagged) = api
+        .call(
+            Method::GET,
+            &format!("/v1/ip/{lb_address}"),
+            Some(("View", &view_key)),
+            None,
+        )
+        .expect("GET the load balancer's IP");
+    assert_eq!(
+        tagged["tags"],
+        json!(["cluster.metal-stack.io/id/namespace/service=compose-test/default/web"]),
+        "{tagged}"
+    );
+
     // Restart the container; the allocation must come back from the volume.
     let before = stack.started_at();
     stack.run(&["restart", "-t", "15", "metal-api"]);
@@ -366,5 +412,19 @@ fn compose_stack_allocates_an_ip_that_survives_a_restart() {
     );
     assert_eq!(got["projectid"], PROJECT_ID, "projectid changed: {got}");
     eprintln!("{address} survived the restart");
+
+    // The load balancer too: the lb-allocator reads it back from the IP's tag.
+    lb.wait_ok("/readyz", "lb-allocator ready after the metal-api restart");
+    let (status, list) = lb
+        .call(Method::GET, "/v1/loadbalancers", None, None)
+        .expect("GET /v1/loadbalancers");
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list[0]["name"], "web", "{list}");
+    assert_eq!(list[0]["ips"][0]["address"], lb_address.as_str());
+    let (status, released) = lb
+        .call(Method::DELETE, "/v1/loadbalancers/default/web", None, None)
+        .expect("DELETE /v1/loadbalancers/default/web");
+    assert_eq!(status, StatusCode::OK, "{released}");
+    assert_eq!(released["released"][0]["freed"], true);
     drop(stack);
 }

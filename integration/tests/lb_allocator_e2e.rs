@@ -479,6 +479,10 @@ async fn nodes_get_metadata_lose_the_taint_and_go_with_their_machine() {
     let mesh = Mesh::start(|o| {
         o.sync_interval = "2s";
         o.extra = vec!["--machine-cache-ttl".into(), "1s".into()];
+        o.env = vec![(
+            "METAL_SSH_PUBLICKEY".into(),
+            "ssh-ed25519 AAAAC3lbtest ops@example".into(),
+        )];
     })
     .await;
     let machine = allocate_machine(&mesh.caller, "worker-1").await;
@@ -791,4 +795,89 @@ async fn metal_api_restarted_mid_run_and_the_controller_converges() {
     })
     .await;
     let _ = &mesh.kube;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
+    let mesh = Mesh::start(|_| {}).await;
+    let kubeconfig = write_kubeconfig(mesh._dir.path(), &mesh.kube.url());
+    let replica = |identity: &str| {
+        let mut o = Options::new(&mesh.metal, Some(&kubeconfig));
+        o.extra = [
+            "--leader-elect",
+            "--leader-elect-namespace",
+            "default",
+            "--leader-elect-lease-duration",
+            "2s",
+            "--leader-elect-identity",
+            identity,
+        ]
+        .map(String::from)
+        .to_vec();
+        LbAllocator::start(&o)
+    };
+    let a = replica("replica-a");
+    let b = replica("replica-b");
+    let post = |lb: &LbAllocator, name: &str| {
+        let (url, body) = (
+            lb.url("/v1/loadbalancers"),
+            json!({"namespace": "shop", "name": name}),
+        );
+        async move {
+            integration::http_client()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The replica started first by the mesh leads no election (it has none); of the two
+    // elected ones exactly one accepts changes.
+    let (leader, follower) = eventually("one of two replicas leads", WAIT, || async {
+        match (post(&a, "probe-a").await, post(&b, "probe-b").await) {
+            (201, 503) => Some(("replica-a", "replica-b")),
+            (503, 201) => Some(("replica-b", "replica-a")),
+            _ => None,
+        }
+    })
+    .await;
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(mesh.client.clone(), "default");
+    let holder = leases
+        .get("lb-allocator")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity
+        .unwrap();
+    assert_eq!(holder, leader);
+    let (mut survivor, dead) = if leader == "replica-a" {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    drop(dead); // SIGKILL: no release, the lease has to run out
+    eventually(
+        "the follower takes over",
+        Duration::from_secs(10),
+        || async { (post(&survivor, "after-failover").await == 201).then_some(()) },
+    )
+    .await;
+    let holder = leases
+        .get("lb-allocator")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity
+        .unwrap();
+    assert_eq!(holder, follower);
+    assert!(
+        survivor.try_exit().is_none(),
+        "the new leader keeps running"
+    );
 }

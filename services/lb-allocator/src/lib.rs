@@ -15,6 +15,7 @@ pub mod metal;
 
 use std::sync::Arc;
 
+use actix::AsyncContext as _;
 use actix_web::web;
 use anyhow::Context as _;
 use futures::FutureExt as _;
@@ -70,23 +71,30 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         client,
         nodes: nodes.clone(),
     });
-    let writer = LbConfigWriter::new(
-        ops.clone(),
-        kube_side,
-        leading.clone(),
-        args.sync_interval,
-        setup.actors.clone(),
-    );
-    let lbconfig = mesh_runtime::supervise(lbconfig::NAME, &setup.actors, move |_| writer);
-    let allocator_actor = Allocator::new(
-        ops,
-        lbconfig.clone(),
-        leading.clone(),
-        args.sync_interval,
-        setup.actors.clone(),
-    );
-    let allocator =
-        mesh_runtime::supervise(allocator::NAME, &setup.actors, move |_| allocator_actor);
+    // The writer asks the allocator for the cluster's IPs, the allocator asks the writer to
+    // write after each change: each gets the other's address while the writer is created.
+    let allocator_slot = std::rc::Rc::new(std::cell::OnceCell::new());
+    let lbconfig = mesh_runtime::supervise(lbconfig::NAME, &setup.actors, {
+        let (slot, actors, config, leading) = (
+            allocator_slot.clone(),
+            setup.actors.clone(),
+            config.clone(),
+            leading.clone(),
+        );
+        let sync_interval = args.sync_interval;
+        move |ctx| {
+            let writer = mesh_runtime::Mailbox::new(lbconfig::NAME, ctx.address(), &actors);
+            let allocator =
+                Allocator::new(ops, writer, leading.clone(), sync_interval, actors.clone());
+            let allocator = mesh_runtime::supervise(allocator::NAME, &actors, move |_| allocator);
+            let _ = slot.set(allocator.clone());
+            LbConfigWriter::new(config, allocator, kube_side, leading, sync_interval, actors)
+        }
+    });
+    let allocator = allocator_slot
+        .get()
+        .expect("created with the writer")
+        .clone();
     let cache = MachineCache::new(
         metal.clone(),
         config.project.clone(),

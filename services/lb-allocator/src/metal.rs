@@ -1,6 +1,7 @@
-//! The allocator's metal-api side: carries out the plans of `core::ensure` and `core::tags`.
-//! Tag edits are read-modify-write on one IP, so each runs under that IP's lock with a fresh
-//! read; allocations of new IPs need no lock and run concurrently.
+//! The allocator's metal-api side: carries out the plans of `core::ensure` and `core::tags`,
+//! and reports every change metal-api confirmed as an index [`Update`] (also when a later step
+//! fails). Tag edits are read-modify-write on one IP, so each runs under that IP's lock with a
+//! fresh read; allocations of new IPs need no lock and run concurrently.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::actors::locks::KeyedLocks;
 use crate::core::config::Config;
 use crate::core::ensure::{self, family_optional};
 use crate::core::error::LbError;
+use crate::core::index::Update;
 use crate::core::outcome::{Change, Ensured, LbIp};
 use crate::core::service::{LbRequest, ServiceKey};
 use crate::core::tags::{self, Release};
@@ -55,21 +57,15 @@ impl MetalOps {
             .await?)
     }
 
-    async fn tagged(&self, tag: &str) -> Result<Vec<IpResponse>, LbError> {
-        Ok(self
-            .metal
-            .find_ips(&IpFindRequest {
-                projectid: Some(self.config.project.clone()),
-                tags: Some(vec![tag.to_string()]),
-                ..Default::default()
-            })
-            .await?)
-    }
-
-    /// Makes metal-api match `request`: adopt, allocate, then release what is no longer
-    /// wanted (make before break). Every adoption is checked before anything changes, and a
-    /// failed allocation gives back the addresses this call allocated.
-    pub async fn ensure(&self, request: &LbRequest) -> Result<Ensured, LbError> {
+    /// Makes metal-api match `request`, given the IPs that carry its tag: adopt, allocate, then
+    /// release what is no longer wanted (make before break). Every adoption is checked before
+    /// anything changes, and a failed allocation gives back the addresses this call allocated.
+    pub async fn ensure(
+        &self,
+        request: &LbRequest,
+        tagged: &[IpResponse],
+        updates: &mut Vec<Update>,
+    ) -> Result<Ensured, LbError> {
         let config = &self.config;
         let tag = tags::service_tag(&config.cluster, &request.key);
         let network = if request.fixed.is_empty() {
@@ -77,8 +73,7 @@ impl MetalOps {
         } else {
             String::new()
         };
-        let tagged = self.tagged(&tag).await?;
-        let plan = ensure::plan(request, &tagged, &network);
+        let plan = ensure::plan(request, tagged, &network);
 
         let mut adopt = Vec::new();
         for address in &plan.adopt {
@@ -103,6 +98,7 @@ impl MetalOps {
         let mut changes = Vec::new();
         for address in adopt {
             let ip = self.add_tag(address, &tag).await?;
+            updates.push(Update::Upsert(ip.clone()));
             changes.push(Change::Adopted {
                 address: ip.ipaddress.clone(),
             });
@@ -112,7 +108,10 @@ impl MetalOps {
         let mut allocated: Vec<IpResponse> = Vec::new();
         for family in &plan.allocate {
             match self.allocate(request, &network, *family, &tag).await {
-                Ok(ip) => allocated.push(ip),
+                Ok(ip) => {
+                    updates.push(Update::Upsert(ip.clone()));
+                    allocated.push(ip);
+                }
                 Err(e)
                     if !e.is_transient()
                         && family_optional(
@@ -124,7 +123,7 @@ impl MetalOps {
                 }
                 Err(e) => {
                     for ip in &allocated {
-                        if let Err(undo) = self.release_one(&ip.ipaddress, &tag).await {
+                        if let Err(undo) = self.release_one(&ip.ipaddress, &tag, updates).await {
                             tracing::warn!(ip = %ip.ipaddress, error = %undo, "could not give back an IP after a failed allocation");
                         }
                     }
@@ -141,7 +140,7 @@ impl MetalOps {
         }
 
         for address in &plan.release {
-            if let Some(change) = self.release_one(address, &tag).await? {
+            if let Some(change) = self.release_one(address, &tag, updates).await? {
                 changes.push(change);
             }
         }
@@ -209,30 +208,45 @@ impl MetalOps {
     }
 
     /// Removes `tag` from one IP, freeing it when it is ephemeral and untagged then.
-    async fn release_one(&self, address: &str, tag: &str) -> Result<Option<Change>, LbError> {
+    async fn release_one(
+        &self,
+        address: &str,
+        tag: &str,
+        updates: &mut Vec<Update>,
+    ) -> Result<Option<Change>, LbError> {
         let _guard = self.ip_locks.lock(address).await;
         let ip = match self.metal.get_ip(address).await {
             Ok(ip) => ip,
-            Err(MetalError::NotFound(_)) => return Ok(None),
+            Err(MetalError::NotFound(_)) => {
+                updates.push(Update::Remove(address.to_string()));
+                return Ok(None);
+            }
             Err(e) => return Err(e.into()),
         };
         let freed = match tags::release(&ip, tag) {
-            Release::Untouched => return Ok(None),
+            Release::Untouched => {
+                // Someone else already took the tag off: the index learns the truth.
+                updates.push(Update::Upsert(ip));
+                return Ok(None);
+            }
             Release::Free => {
                 match self.metal.free_ip(address).await {
                     Ok(_) | Err(MetalError::NotFound(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
+                updates.push(Update::Remove(address.to_string()));
                 true
             }
             Release::Retag(rest) => {
-                self.metal
+                let ip = self
+                    .metal
                     .update_ip(&IpUpdateRequest {
                         ipaddress: address.to_string(),
                         tags: Some(rest),
                         ..Default::default()
                     })
                     .await?;
+                updates.push(Update::Upsert(ip));
                 false
             }
         };
@@ -243,11 +257,16 @@ impl MetalOps {
     }
 
     /// Drops the Service's claim on every IP that carries its tag.
-    pub async fn release(&self, key: &ServiceKey) -> Result<Vec<Change>, LbError> {
+    pub async fn release(
+        &self,
+        key: &ServiceKey,
+        tagged: &[IpResponse],
+        updates: &mut Vec<Update>,
+    ) -> Result<Vec<Change>, LbError> {
         let tag = tags::service_tag(&self.config.cluster, key);
         let mut changes = Vec::new();
-        for ip in self.tagged(&tag).await? {
-            if let Some(change) = self.release_one(&ip.ipaddress, &tag).await? {
+        for ip in tagged {
+            if let Some(change) = self.release_one(&ip.ipaddress, &tag, updates).await? {
                 changes.push(change);
             }
         }

@@ -1,25 +1,28 @@
-//! The allocator actor owns every change to the cluster's load-balancer IPs. metal-ccm
-//! serialized all of them behind three process-wide mutexes; here changes to one Service run
-//! one at a time (and tag edits of one IP, see `metal.rs`), while different Services proceed
-//! side by side, so a burst of new Services is not a queue.
+//! The allocator actor owns every change to the cluster's load-balancer IPs and the view of
+//! the project's IPs they are decided on (`core::index`). metal-ccm serialized all changes
+//! behind three process-wide mutexes and asked metal-api for the Service's IPs on each one;
+//! here changes to one Service run one at a time (and tag edits of one IP, see `metal.rs`),
+//! different Services proceed side by side, and a Service already as it should be costs no
+//! metal-api call at all.
 //!
-//! After a change the load-balancer configuration is written before the answer goes out, so
-//! an IP in a Service's status is already in a pool. Answers for a Service whose request did
-//! not change are served from memory for one sync interval, which turns the reconciles that
-//! follow our own status writes into no-ops.
+//! After a change the load-balancer configuration is written before the answer goes out, so an
+//! IP in a Service's status is already in a pool.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use actix::fut::{self, ActorFutureExt as _, LocalBoxActorFuture, wrap_future};
 use actix::prelude::*;
 use mesh_runtime::{ActorMetrics, Mailbox};
+use metal_api_sdk::model::IpResponse;
 use tokio::sync::watch;
 
-use super::lbconfig::{LbConfigWriter, Sync};
+use super::lbconfig::{LbConfigWriter, Poke, Sync};
 use super::locks::KeyedLocks;
 use crate::core::error::LbError;
+use crate::core::index::{IpIndex, Update};
 use crate::core::outcome::{Change, Ensured, LoadBalancer, by_service};
 use crate::core::service::{LbRequest, ServiceKey};
+use crate::core::tags;
 use crate::metal::MetalOps;
 
 pub const NAME: &str = "allocator";
@@ -38,17 +41,18 @@ impl Message for Release {
     type Result = Result<Vec<Change>, LbError>;
 }
 
-/// The cluster's load balancers as metal-api records them.
+/// The cluster's load balancers.
 pub struct List;
 
 impl Message for List {
     type Result = Result<Vec<LoadBalancer>, LbError>;
 }
 
-struct Remembered {
-    request: LbRequest,
-    answer: Ensured,
-    at: Instant,
+/// The IPs that belong to the cluster, for the configuration writer.
+pub struct ClusterIps;
+
+impl Message for ClusterIps {
+    type Result = Result<Vec<IpResponse>, LbError>;
 }
 
 pub struct Allocator {
@@ -56,8 +60,11 @@ pub struct Allocator {
     lbconfig: Mailbox<LbConfigWriter>,
     leading: watch::Receiver<bool>,
     services: KeyedLocks,
-    remembered: HashMap<ServiceKey, Remembered>,
-    remember_for: Duration,
+    index: IpIndex,
+    /// Whether the index was loaded at least once; nothing is decided before.
+    loaded: bool,
+    reloading: bool,
+    reload_every: Duration,
     metrics: ActorMetrics,
 }
 
@@ -66,7 +73,7 @@ impl Allocator {
         ops: MetalOps,
         lbconfig: Mailbox<LbConfigWriter>,
         leading: watch::Receiver<bool>,
-        remember_for: Duration,
+        reload_every: Duration,
         metrics: ActorMetrics,
     ) -> Self {
         Self {
@@ -74,8 +81,10 @@ impl Allocator {
             lbconfig,
             leading,
             services: KeyedLocks::default(),
-            remembered: HashMap::new(),
-            remember_for,
+            index: IpIndex::default(),
+            loaded: false,
+            reloading: false,
+            reload_every,
             metrics,
         }
     }
@@ -87,6 +96,100 @@ impl Allocator {
             Err(LbError::NotLeader)
         }
     }
+
+    fn check_loaded(&mut self, ctx: &mut Context<Self>) -> Result<(), LbError> {
+        if self.loaded {
+            return Ok(());
+        }
+        self.reload(ctx);
+        Err(LbError::MetalApi(
+            "the project's IPs are not loaded from metal-api yet".into(),
+        ))
+    }
+
+    /// Reads every IP of the project again; changes made meanwhile are kept.
+    fn reload(&mut self, ctx: &mut Context<Self>) {
+        if self.reloading {
+            return;
+        }
+        self.reloading = true;
+        self.index.begin_reload();
+        let ops = self.ops.clone();
+        ctx.spawn(
+            wrap_future::<_, Self>(async move { ops.project_ips().await }).map(|result, act, _| {
+                act.reloading = false;
+                match result {
+                    Ok(ips) => {
+                        act.index.finish_reload(ips);
+                        act.loaded = true;
+                        tracing::debug!(ips = act.index.len(), "IP index reloaded");
+                        act.lbconfig.addr().do_send(Poke);
+                    }
+                    Err(e) => {
+                        act.index.abort_reload();
+                        tracing::warn!(error = %e, "reloading the project's IPs failed");
+                    }
+                }
+            }),
+        );
+    }
+
+    /// Runs `work` under the Service's lock, with the IPs currently tagged for it; applies the
+    /// updates it reports to the index, then (after a change) writes the configuration.
+    fn change<T, W, Fut>(
+        &mut self,
+        key: &ServiceKey,
+        work: W,
+    ) -> LocalBoxActorFuture<Self, Result<T, LbError>>
+    where
+        T: HasChanges + 'static,
+        W: FnOnce(MetalOps, Vec<IpResponse>) -> Fut + 'static,
+        Fut: std::future::Future<Output = (Result<T, LbError>, Vec<Update>)> + 'static,
+    {
+        let tag = tags::service_tag(&self.ops.config.cluster, key);
+        let lock = self.services.clone();
+        let name = key.to_string();
+        wrap_future::<_, Self>(async move { lock.lock(&name).await })
+            .then(move |guard, act, _| {
+                let ops = act.ops.clone();
+                let tagged = act.index.tagged(&tag);
+                wrap_future::<_, Self>(async move { (work(ops, tagged).await, guard) })
+            })
+            .map(|((result, updates), guard), act, _| {
+                for update in updates {
+                    act.index.apply(update);
+                }
+                (result, guard, act.lbconfig.clone())
+            })
+            .then(|(result, guard, lbconfig), _, _| {
+                wrap_future::<_, Self>(async move {
+                    let result = match result {
+                        Ok(done) if done.changed() => sync_config(&lbconfig).await.map(|()| done),
+                        other => other,
+                    };
+                    drop(guard);
+                    result
+                })
+            })
+            .boxed_local()
+    }
+}
+
+/// Whether an answer reports a change to metal-api (which the configuration must follow).
+trait HasChanges {
+    fn changed(&self) -> bool;
+}
+
+impl HasChanges for Ensured {
+    fn changed(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+impl HasChanges for Vec<Change> {
+    fn changed(&self) -> bool {
+        !self.is_empty()
+    }
 }
 
 impl Actor for Allocator {
@@ -94,13 +197,21 @@ impl Actor for Allocator {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
+        self.reload(ctx);
+        ctx.run_interval(self.reload_every, |act, ctx| act.reload(ctx));
     }
 }
 
-mesh_runtime::count_restarts!(Allocator, metrics, NAME);
+impl Supervised for Allocator {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.metrics.restarted(NAME);
+        self.loaded = false;
+        self.reloading = false;
+    }
+}
 
 /// Writes the configuration after a change; a failed write fails the call, so the caller
-/// retries (the IPs stay tagged, the retry is a no-op in metal-api).
+/// retries (the IPs stay tagged, and the retry changes nothing in metal-api).
 async fn sync_config(lbconfig: &Mailbox<LbConfigWriter>) -> Result<(), LbError> {
     lbconfig
         .send(Sync)
@@ -111,90 +222,49 @@ async fn sync_config(lbconfig: &Mailbox<LbConfigWriter>) -> Result<(), LbError> 
 impl Handler<Ensure> for Allocator {
     type Result = ResponseActFuture<Self, Result<Ensured, LbError>>;
 
-    fn handle(&mut self, Ensure(request): Ensure, _: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.check_leader() {
+    fn handle(&mut self, Ensure(request): Ensure, ctx: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.check_leader().and_then(|()| self.check_loaded(ctx)) {
             return Box::pin(fut::ready(Err(e)));
         }
-        if let Some(r) = self.remembered.get(&request.key)
-            && r.request == request
-            && r.at.elapsed() < self.remember_for
-        {
-            let answer = Ensured {
-                ips: r.answer.ips.clone(),
-                changes: Vec::new(),
-            };
-            return Box::pin(fut::ready(Ok(answer)));
-        }
-        let (ops, services, lbconfig) = (
-            self.ops.clone(),
-            self.services.clone(),
-            self.lbconfig.clone(),
-        );
         let key = request.key.clone();
-        let work = async move {
-            let _service = services.lock(&key.to_string()).await;
-            let ensured = ops.ensure(&request).await?;
-            if !ensured.changes.is_empty() {
-                sync_config(&lbconfig).await?;
-            }
-            Ok((request, ensured))
-        };
-        Box::pin(work.into_actor(self).map(|result, act, _| {
-            result.map(|(request, ensured)| {
-                act.remembered.insert(
-                    request.key.clone(),
-                    Remembered {
-                        request,
-                        answer: ensured.clone(),
-                        at: Instant::now(),
-                    },
-                );
-                ensured
-            })
-        }))
+        self.change(&key, move |ops, tagged| async move {
+            let mut updates = Vec::new();
+            let result = ops.ensure(&request, &tagged, &mut updates).await;
+            (result, updates)
+        })
     }
 }
 
 impl Handler<Release> for Allocator {
     type Result = ResponseActFuture<Self, Result<Vec<Change>, LbError>>;
 
-    fn handle(&mut self, Release(key): Release, _: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.check_leader() {
+    fn handle(&mut self, Release(key): Release, ctx: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.check_leader().and_then(|()| self.check_loaded(ctx)) {
             return Box::pin(fut::ready(Err(e)));
         }
-        // Forgotten now, so no Ensure answers from memory meanwhile, and again when done, in
-        // case an Ensure that finished in between remembered what is released now.
-        self.remembered.remove(&key);
-        let (ops, services, lbconfig) = (
-            self.ops.clone(),
-            self.services.clone(),
-            self.lbconfig.clone(),
-        );
-        let forget = key.clone();
-        let work = async move {
-            let _service = services.lock(&key.to_string()).await;
-            let changes = ops.release(&key).await?;
-            if !changes.is_empty() {
-                // The Service is going away; the pools follow without waiting for it.
-                lbconfig.addr().do_send(super::lbconfig::Poke);
-            }
-            Ok(changes)
-        };
-        Box::pin(work.into_actor(self).map(move |result, act, _| {
-            act.remembered.remove(&forget);
-            result
-        }))
+        let service = key.clone();
+        self.change(&key, move |ops, tagged| async move {
+            let mut updates = Vec::new();
+            let result = ops.release(&service, &tagged, &mut updates).await;
+            (result, updates)
+        })
     }
 }
 
 impl Handler<List> for Allocator {
-    type Result = ResponseFuture<Result<Vec<LoadBalancer>, LbError>>;
+    type Result = Result<Vec<LoadBalancer>, LbError>;
 
-    fn handle(&mut self, _: List, _: &mut Self::Context) -> Self::Result {
-        let ops = self.ops.clone();
-        Box::pin(async move {
-            let ips = ops.project_ips().await?;
-            Ok(by_service(&ops.config.cluster, &ips))
-        })
+    fn handle(&mut self, _: List, ctx: &mut Self::Context) -> Self::Result {
+        self.check_loaded(ctx)?;
+        Ok(by_service(&self.ops.config.cluster, self.index.all()))
+    }
+}
+
+impl Handler<ClusterIps> for Allocator {
+    type Result = Result<Vec<IpResponse>, LbError>;
+
+    fn handle(&mut self, _: ClusterIps, ctx: &mut Self::Context) -> Self::Result {
+        self.check_loaded(ctx)?;
+        Ok(self.index.of_cluster(&self.ops.config.cluster))
     }
 }

@@ -1,6 +1,8 @@
 //! The configuration writer owns the desired load-balancer state: it derives it from the
-//! project's IPs and the nodes, and (when it may write to Kubernetes) makes the MetalLB or
-//! Cilium objects match it.
+//! cluster's IPs (asked of the allocator) and the nodes, and (when it may write to Kubernetes)
+//! makes the MetalLB or Cilium objects match it. It remembers what it wrote, so a write in a
+//! burst is only the objects that changed; every sync interval, and after a failure, it reads
+//! the objects back from Kubernetes instead.
 //!
 //! Requests coalesce: a write that starts after a request serves every request made before it
 //! started, so a burst of allocations costs a handful of writes, each right after the last,
@@ -14,14 +16,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use mesh_controller::backoff::Backoff;
-use mesh_runtime::ActorMetrics;
+use mesh_runtime::{ActorMetrics, Mailbox};
 use tokio::sync::{oneshot, watch};
 
+use super::allocator::{Allocator, ClusterIps};
+use crate::core::config::Config;
 use crate::core::error::LbError;
 use crate::core::lbconfig::{self, LbConfig, NodeInfo};
 use crate::core::render::{self, Desired};
+use crate::core::writeplan::Observed;
 use crate::k8s::lbwriter::KubeSide;
-use crate::metal::MetalOps;
 
 pub const NAME: &str = "lbconfig";
 
@@ -54,8 +58,11 @@ pub struct Snapshot {
 }
 
 pub struct LbConfigWriter {
-    ops: MetalOps,
+    config: Arc<Config>,
+    allocator: Mailbox<Allocator>,
     kube: Option<KubeSide>,
+    /// What the last successful write left in Kubernetes; None: read it back first.
+    written_objects: Option<Arc<Vec<Observed>>>,
     leading: watch::Receiver<bool>,
     sync_interval: Duration,
     /// Requests made so far; each write serves the ones made before it started.
@@ -74,15 +81,18 @@ pub struct LbConfigWriter {
 
 impl LbConfigWriter {
     pub fn new(
-        ops: MetalOps,
+        config: Arc<Config>,
+        allocator: Mailbox<Allocator>,
         kube: Option<KubeSide>,
         leading: watch::Receiver<bool>,
         sync_interval: Duration,
         metrics: ActorMetrics,
     ) -> Self {
         Self {
-            ops,
+            config,
+            allocator,
             kube,
+            written_objects: None,
             leading,
             sync_interval,
             requested: 0,
@@ -109,12 +119,19 @@ impl LbConfigWriter {
         }
         self.in_flight = true;
         let generation = self.requested;
-        let work = compute_and_write(self.ops.clone(), self.kube.clone(), *self.leading.borrow());
+        let work = compute_and_write(
+            self.config.clone(),
+            self.allocator.clone(),
+            self.kube.clone(),
+            *self.leading.borrow(),
+            self.written_objects.take(),
+        );
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             act.in_flight = false;
-            let outcome = result.map(|snapshot| {
+            let outcome = result.map(|(snapshot, written)| {
                 act.report_skipped(&snapshot.config);
                 act.snapshot = Some(Arc::new(snapshot));
+                act.written_objects = written;
             });
             let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut act.waiters)
                 .into_iter()
@@ -173,25 +190,46 @@ impl LbConfigWriter {
 }
 
 async fn compute_and_write(
-    ops: MetalOps,
+    config: Arc<Config>,
+    allocator: Mailbox<Allocator>,
     kube: Option<KubeSide>,
     leading: bool,
-) -> Result<Snapshot, LbError> {
+    written: Option<Arc<Vec<Observed>>>,
+) -> Result<(Snapshot, Option<Arc<Vec<Observed>>>), LbError> {
     let nodes: Vec<NodeInfo> = match &kube {
         Some(kube) => kube.nodes().await?,
         None => Vec::new(),
     };
-    let ips = ops.project_ips().await?;
-    let config = lbconfig::build(&ops.config, &ips, &nodes);
-    let desired = render::render(ops.config.loadbalancer, &config);
+    let ips = allocator
+        .send(ClusterIps)
+        .await
+        .map_err(|e| LbError::Config(format!("allocator unavailable: {e}")))??;
+    let lb_config = lbconfig::build(&config, &ips, &nodes);
+    let desired = render::render(config.loadbalancer, &lb_config);
+    let mut now_written = None;
     if let Some(kube) = &kube
         && leading
     {
-        kube.write(&ops.config, &desired)
+        let observed = match written {
+            Some(w) => w,
+            None => Arc::new(
+                kube.observe(&config)
+                    .await
+                    .map_err(|e| LbError::Config(e.to_string()))?,
+            ),
+        };
+        kube.write(&config, &observed, &desired)
             .await
             .map_err(|e| LbError::Config(e.to_string()))?;
+        now_written = Some(Arc::new(crate::core::writeplan::as_written(&desired)));
     }
-    Ok(Snapshot { config, desired })
+    Ok((
+        Snapshot {
+            config: lb_config,
+            desired,
+        },
+        now_written,
+    ))
 }
 
 impl Actor for LbConfigWriter {
@@ -200,6 +238,8 @@ impl Actor for LbConfigWriter {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.request(ctx);
         ctx.run_interval(self.sync_interval, |act, ctx| {
+            // Read back what is really there: someone may have changed or deleted our objects.
+            act.written_objects = None;
             act.request(ctx);
         });
     }

@@ -4,7 +4,7 @@
 //! Fixed against metal-ccm: a node without ASN label or InternalIP, or an IP record that cannot
 //! be used, is skipped with its reason instead of failing the whole configuration.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -128,6 +128,9 @@ fn skip(kind: &'static str, name: &str, reason: impl Into<String>) -> Skipped {
 pub fn build(config: &Config, ips: &[IpResponse], nodes: &[NodeInfo]) -> LbConfig {
     let mut skipped = Vec::new();
     let mut pools: BTreeMap<String, Pool> = BTreeMap::new();
+    // The pool of each (network, type), decided once: names are built and checked per pool,
+    // not per IP (10 000 IPs come in a handful of pools).
+    let mut pool_of: HashMap<(&str, IpType), Result<String, String>> = HashMap::new();
     for ip in ips
         .iter()
         .filter(|ip| belongs_to_cluster(ip, &config.cluster))
@@ -144,38 +147,46 @@ pub fn build(config: &Config, ips: &[IpResponse], nodes: &[NodeInfo]) -> LbConfi
             skipped.push(skip("ip", &ip.ipaddress, "not a valid IP address"));
             continue;
         };
-        if ip.networkid.is_empty() {
-            skipped.push(skip("ip", &ip.ipaddress, "ip has no network id set"));
-            continue;
-        }
-        if !config.network_allowed(&ip.networkid) {
-            skipped.push(skip(
-                "ip",
-                &ip.ipaddress,
-                format!(
-                    "network {:?} is not one of the cluster's networks",
-                    ip.networkid
-                ),
-            ));
-            continue;
-        }
-        let name = pool_name(&ip.networkid, ip.ip_type);
-        if !is_dns_subdomain(&name) {
-            skipped.push(skip(
-                "ip",
-                &ip.ipaddress,
-                format!("pool name {name:?} is not a valid object name"),
-            ));
-            continue;
+        let pool = pool_of
+            .entry((ip.networkid.as_str(), ip.ip_type))
+            .or_insert_with(|| {
+                if ip.networkid.is_empty() {
+                    return Err("ip has no network id set".into());
+                }
+                if !config.network_allowed(&ip.networkid) {
+                    return Err(format!(
+                        "network {:?} is not one of the cluster's networks",
+                        ip.networkid
+                    ));
+                }
+                let name = pool_name(&ip.networkid, ip.ip_type);
+                if is_dns_subdomain(&name) {
+                    Ok(name)
+                } else {
+                    Err(format!("pool name {name:?} is not a valid object name"))
+                }
+            });
+        let name = match pool {
+            Ok(name) => name,
+            Err(reason) => {
+                skipped.push(skip("ip", &ip.ipaddress, reason.clone()));
+                continue;
+            }
+        };
+        if !pools.contains_key(name.as_str()) {
+            pools.insert(
+                name.clone(),
+                Pool {
+                    name: name.clone(),
+                    network: ip.networkid.clone(),
+                    ip_type: ip.ip_type,
+                    cidrs: BTreeSet::new(),
+                },
+            );
         }
         pools
-            .entry(name.clone())
-            .or_insert_with(|| Pool {
-                name,
-                network: ip.networkid.clone(),
-                ip_type: ip.ip_type,
-                cidrs: BTreeSet::new(),
-            })
+            .get_mut(name.as_str())
+            .expect("inserted above")
             .cidrs
             .insert(IpNet::from(address));
     }

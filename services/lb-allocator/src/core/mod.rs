@@ -4,6 +4,7 @@
 pub mod config;
 pub mod ensure;
 pub mod error;
+pub mod index;
 pub mod lbconfig;
 pub mod node;
 pub mod outcome;

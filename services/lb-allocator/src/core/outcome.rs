@@ -87,7 +87,10 @@ pub struct Ensured {
 }
 
 /// Groups the cluster's service-tagged IPs by Service, sorted by namespace, name and address.
-pub fn by_service(cluster: &str, ips: &[IpResponse]) -> Vec<LoadBalancer> {
+pub fn by_service<'a>(
+    cluster: &str,
+    ips: impl IntoIterator<Item = &'a IpResponse>,
+) -> Vec<LoadBalancer> {
     let mut map: std::collections::BTreeMap<ServiceKey, Vec<LbIp>> = Default::default();
     for ip in ips {
         for key in ip

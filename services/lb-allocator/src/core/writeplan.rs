@@ -39,6 +39,19 @@ pub enum Step {
     },
 }
 
+/// What Kubernetes holds of our objects after `desired` was written.
+pub fn as_written(desired: &Desired) -> Vec<Observed> {
+    desired
+        .objects
+        .iter()
+        .map(|o| Observed {
+            kind: o.kind,
+            name: o.name.clone(),
+            spec: o.spec.clone(),
+        })
+        .collect()
+}
+
 /// Whether `observed` has every field of `desired` with the same value (lists element-wise).
 pub fn contains(observed: &Value, desired: &Value) -> bool {
     match (observed, desired) {

@@ -76,12 +76,12 @@ impl KubeSide {
         }
     }
 
-    pub async fn write(&self, config: &Config, desired: &Desired) -> Result<(), kube::Error> {
-        let kinds = ObjectKind::for_loadbalancer(config.loadbalancer);
+    /// Our labelled objects as Kubernetes has them now.
+    pub async fn observe(&self, config: &Config) -> Result<Vec<Observed>, kube::Error> {
         let namespace = config.metallb_namespace.as_str();
         let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
         let mut observed = Vec::new();
-        for &kind in kinds {
+        for &kind in ObjectKind::for_loadbalancer(config.loadbalancer) {
             let list = api(&self.client, kind, namespace)
                 .list(&ListParams::default().labels(&selector))
                 .await?;
@@ -91,7 +91,19 @@ impl KubeSide {
                 spec: o.data.get("spec").cloned().unwrap_or(json!({})),
             }));
         }
-        let steps = writeplan::steps(kinds, &observed, desired);
+        Ok(observed)
+    }
+
+    /// Writes what turns `observed` into `desired`.
+    pub async fn write(
+        &self,
+        config: &Config,
+        observed: &[Observed],
+        desired: &Desired,
+    ) -> Result<(), kube::Error> {
+        let kinds = ObjectKind::for_loadbalancer(config.loadbalancer);
+        let namespace = config.metallb_namespace.as_str();
+        let steps = writeplan::steps(kinds, observed, desired);
         for step in &steps {
             match step {
                 Step::Apply { kind, name, spec } => {
