@@ -67,3 +67,17 @@ pub fn client(url: &str) -> kube::Client {
     let config = kube::Config::new(url.parse().expect("server URL"));
     kube::Client::try_from(config).expect("kube client")
 }
+
+/// Creates the namespaces `names` (kube-testserver does not create them on demand).
+pub async fn create_namespaces(client: &kube::Client, names: &[&str]) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+    for name in names {
+        let namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+            .expect("namespace object");
+        namespaces
+            .create(&kube::api::PostParams::default(), &namespace)
+            .await
+            .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+    }
+}

@@ -13,20 +13,14 @@ pub const CLUSTER: &str = "11111111-2222-3333-4444-555555555555";
 /// The MetalLB CRDs for kube-testserver: MetalLB's own from `../shared/contracts` when present
 /// (CI), else permissive stand-ins written into `dir` (no schema: nothing is validated).
 pub fn metallb_crds(dir: &Path) -> Vec<PathBuf> {
-    let contracts = crate::workspace_root().join("../shared/contracts/crds");
     let files = [
         "metallb.io_ipaddresspools.yaml",
         "metallb.io_bgpadvertisements.yaml",
         "metallb.io_bgppeers.yaml",
     ];
-    if contracts.is_dir() {
+    if let Some(contracts) = kube_resources::contracts::upstream_crds() {
         return files.iter().map(|f| contracts.join(f)).collect();
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {} is missing",
-        contracts.display()
-    );
     eprintln!("NOTE: no upstream MetalLB CRDs; using schema-less stand-ins");
     [("IPAddressPool", "ipaddresspools", "v1beta1"), ("BGPAdvertisement", "bgpadvertisements", "v1beta1"), ("BGPPeer", "bgppeers", "v1beta2")]
         .iter()

@@ -53,14 +53,7 @@ impl Mesh {
         let kubeconfig = write_kubeconfig(dir.path(), &kube.url());
         let metal = MetalApi::start(&dir.path().join("metal-api"));
         let client = integration::kube::client(&kube.url());
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        for ns in ["metallb-system", "shop"] {
-            let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-            namespaces
-                .create(&PostParams::default(), &namespace)
-                .await
-                .unwrap();
-        }
+        integration::kube::create_namespaces(&client, &["metallb-system", "shop"]).await;
         let mut options = Options::new(&metal, Some(&kubeconfig));
         tweak(&mut options);
         let lb = LbAllocator::start(&options);

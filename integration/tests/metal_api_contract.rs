@@ -3,24 +3,13 @@
 //! response type; live response bodies validate strictly (required fields, types, formats and
 //! no field upstream does not know); request bodies use upstream field names.
 
-use std::path::PathBuf;
-
 use integration::metal_api::{Caller, MetalApi, PARTITION, PROJECT};
 use serde_json::{Map, Value, json};
 
 fn contract() -> Option<Value> {
-    let path: PathBuf = integration::workspace_root().join("../shared/contracts/metal-api.json");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("contract parses")),
-        Err(_) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "SKIP: {} not found (the contracts sit beside the project in CI)",
-                path.display()
-            );
-            None
-        }
-        Err(e) => panic!("CI must have the contracts: {}: {e}", path.display()),
-    }
+    let path = kube_resources::contracts::upstream("metal-api.json")?;
+    let text = std::fs::read_to_string(&path).unwrap();
+    Some(serde_json::from_str(&text).expect("contract parses"))
 }
 
 fn ours() -> Value {

@@ -71,14 +71,7 @@ async fn converge(n: usize) {
     let kube = KubeTestServer::start(&crds.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &[]);
     let kubeconfig = write_kubeconfig(dir.path(), &kube.url());
     let client = integration::kube::client(&kube.url());
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    for ns in ["metallb-system", "bench"] {
-        let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &namespace)
-            .await
-            .unwrap();
-    }
+    integration::kube::create_namespaces(&client, &["metallb-system", "bench"]).await;
     let mut options = Options::new(&metal, Some(&kubeconfig));
     options.default_network = "bench";
     options.additional_networks = "bench";

@@ -2,27 +2,12 @@
 //! (`../shared/contracts/crds/metallb.io_*.yaml`), for a configuration with several networks,
 //! both IP types, both families and several peers. Skipped without the contracts, except in CI.
 
-use std::path::PathBuf;
-
+use kube_resources::contracts::upstream_crds;
 use kube_resources::schema::UpstreamSchema;
 use lb_allocator::core::config::{Config, LoadBalancerKind};
 use lb_allocator::core::lbconfig::{NodeInfo, build};
 use lb_allocator::core::render::{ObjectKind, render};
 use metal_api_sdk::model::{IpResponse, IpType};
-
-fn contracts() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/contracts/crds");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {} is missing",
-        dir.display()
-    );
-    eprintln!("SKIPPED: no upstream contracts at {}", dir.display());
-    None
-}
 
 fn ip(address: &str, network: &str, ip_type: IpType) -> IpResponse {
     IpResponse {
@@ -41,7 +26,7 @@ fn ip(address: &str, network: &str, ip_type: IpType) -> IpResponse {
 
 #[test]
 fn rendered_metallb_objects_validate_against_metallb_crds() {
-    let Some(dir) = contracts() else { return };
+    let Some(dir) = upstream_crds() else { return };
     let config = Config {
         project: "p".into(),
         partition: "fra-equ01".into(),

@@ -9,10 +9,12 @@
 //! * [`mcm`]: machine-controller-manager `Machine` and `MachineClass`, for machine-lifecycle.
 //! * [`gardener`]: Gardener extension resources (`Infrastructure`, `ControlPlane`, `Worker`,
 //!   `OperatingSystemConfig`, `Cluster`), for the metal extension webhooks and controllers.
+//! * [`contracts`]: where the upstream contract files are found (tests).
 //! * [`crds`]: the YAML of the CRDs we own (only CWNP), used by `crdgen` and the drift test.
 //! * [`schema`]: validation of any object against an upstream CRD's openAPIV3Schema, so that
 //!   what we write is checked against the contract, not against our own types.
 
+pub mod contracts;
 pub mod crds;
 pub mod cwnp;
 pub mod firewall;
