@@ -8,7 +8,7 @@ use std::time::Duration;
 use integration::kube::{KubeTestServer, write_kubeconfig};
 use integration::lb_allocator::{CLUSTER, LbAllocator, Options, metallb_crds};
 use integration::metal_api::{Caller, MetalApi, OTHER_PROJECT, PARTITION, PROJECT};
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Node, Service};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use integration::kube::{KubeTestServer, write_kubeconfig};
 use integration::lb_allocator::{LbAllocator, Options, metallb_crds};
 use integration::metal_api::{Caller, MetalApi, PROJECT};
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use lb_allocator::core::config::{Config, LoadBalancerKind};
 use lb_allocator::core::lbconfig::{NodeInfo, build};
