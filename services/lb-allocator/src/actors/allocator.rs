@@ -63,6 +63,8 @@ pub struct Allocator {
     index: IpIndex,
     /// Whether the index was loaded at least once; nothing is decided before.
     loaded: bool,
+    /// Calls waiting for the first load.
+    waiting: Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
     reloading: bool,
     reload_every: Duration,
     metrics: ActorMetrics,
@@ -83,6 +85,7 @@ impl Allocator {
             services: KeyedLocks::default(),
             index: IpIndex::default(),
             loaded: false,
+            waiting: Vec::new(),
             reloading: false,
             reload_every,
             metrics,
@@ -97,14 +100,24 @@ impl Allocator {
         }
     }
 
-    fn check_loaded(&mut self, ctx: &mut Context<Self>) -> Result<(), LbError> {
+    /// Resolves once the index is loaded: at once when it is, else after the load this
+    /// starts (calls arriving at start wait for it instead of failing).
+    fn loaded(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> LocalBoxActorFuture<Self, Result<(), LbError>> {
         if self.loaded {
-            return Ok(());
+            return fut::ready(Ok(())).boxed_local();
         }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.waiting.push(tx);
         self.reload(ctx);
-        Err(LbError::MetalApi(
-            "the project's IPs are not loaded from metal-api yet".into(),
-        ))
+        wrap_future::<_, Self>(async move {
+            rx.await
+                .unwrap_or_else(|_| Err("the allocator restarted".into()))
+                .map_err(LbError::MetalApi)
+        })
+        .boxed_local()
     }
 
     /// Reads every IP of the project again; changes made meanwhile are kept.
@@ -122,11 +135,19 @@ impl Allocator {
                     Ok(ips) => {
                         act.index.finish_reload(ips);
                         act.loaded = true;
+                        for waiter in act.waiting.drain(..) {
+                            let _ = waiter.send(Ok(()));
+                        }
                         tracing::debug!(ips = act.index.len(), "IP index reloaded");
                         act.lbconfig.addr().do_send(Poke);
                     }
                     Err(e) => {
                         act.index.abort_reload();
+                        for waiter in act.waiting.drain(..) {
+                            let _ = waiter.send(Err(format!(
+                                "the project's IPs could not be loaded from metal-api: {e}"
+                            )));
+                        }
                         tracing::warn!(error = %e, "reloading the project's IPs failed");
                     }
                 }
@@ -207,6 +228,8 @@ impl Supervised for Allocator {
         self.metrics.restarted(NAME);
         self.loaded = false;
         self.reloading = false;
+        // Their senders drop: the waiting calls fail and their callers retry.
+        self.waiting.clear();
     }
 }
 
@@ -223,15 +246,18 @@ impl Handler<Ensure> for Allocator {
     type Result = ResponseActFuture<Self, Result<Ensured, LbError>>;
 
     fn handle(&mut self, Ensure(request): Ensure, ctx: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.check_leader().and_then(|()| self.check_loaded(ctx)) {
+        if let Err(e) = self.check_leader() {
             return Box::pin(fut::ready(Err(e)));
         }
         let key = request.key.clone();
-        self.change(&key, move |ops, tagged| async move {
-            let mut updates = Vec::new();
-            let result = ops.ensure(&request, &tagged, &mut updates).await;
-            (result, updates)
-        })
+        Box::pin(self.loaded(ctx).then(move |loaded, act, _| match loaded {
+            Err(e) => fut::ready(Err(e)).boxed_local(),
+            Ok(()) => act.change(&key, move |ops, tagged| async move {
+                let mut updates = Vec::new();
+                let result = ops.ensure(&request, &tagged, &mut updates).await;
+                (result, updates)
+            }),
+        }))
     }
 }
 
@@ -239,32 +265,39 @@ impl Handler<Release> for Allocator {
     type Result = ResponseActFuture<Self, Result<Vec<Change>, LbError>>;
 
     fn handle(&mut self, Release(key): Release, ctx: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.check_leader().and_then(|()| self.check_loaded(ctx)) {
+        if let Err(e) = self.check_leader() {
             return Box::pin(fut::ready(Err(e)));
         }
         let service = key.clone();
-        self.change(&key, move |ops, tagged| async move {
-            let mut updates = Vec::new();
-            let result = ops.release(&service, &tagged, &mut updates).await;
-            (result, updates)
-        })
+        Box::pin(self.loaded(ctx).then(move |loaded, act, _| match loaded {
+            Err(e) => fut::ready(Err(e)).boxed_local(),
+            Ok(()) => act.change(&key, move |ops, tagged| async move {
+                let mut updates = Vec::new();
+                let result = ops.release(&service, &tagged, &mut updates).await;
+                (result, updates)
+            }),
+        }))
     }
 }
 
 impl Handler<List> for Allocator {
-    type Result = Result<Vec<LoadBalancer>, LbError>;
+    type Result = ResponseActFuture<Self, Result<Vec<LoadBalancer>, LbError>>;
 
     fn handle(&mut self, _: List, ctx: &mut Self::Context) -> Self::Result {
-        self.check_loaded(ctx)?;
-        Ok(by_service(&self.ops.config.cluster, self.index.all()))
+        Box::pin(self.loaded(ctx).map(|loaded, act, _| {
+            loaded.map(|()| by_service(&act.ops.config.cluster, act.index.all()))
+        }))
     }
 }
 
 impl Handler<ClusterIps> for Allocator {
-    type Result = Result<Vec<IpResponse>, LbError>;
+    type Result = ResponseActFuture<Self, Result<Vec<IpResponse>, LbError>>;
 
     fn handle(&mut self, _: ClusterIps, ctx: &mut Self::Context) -> Self::Result {
-        self.check_loaded(ctx)?;
-        Ok(self.index.of_cluster(&self.ops.config.cluster))
+        Box::pin(
+            self.loaded(ctx).map(|loaded, act, _| {
+                loaded.map(|()| act.index.of_cluster(&act.ops.config.cluster))
+            }),
+        )
     }
 }
