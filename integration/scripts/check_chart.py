@@ -12,6 +12,11 @@ values in MetalLB and Cilium mode, with the default wiring to the embedded metal
 credentials of its own; its env, Secret references and RBAC rules (compared in full, no
 wildcards) are checked, and so are the `fail` messages for missing or invalid values.
 
+rule-compiler (the firewall-controller replacement, `ruleCompiler.enabled`) is rendered with its
+defaults and with every option (inline Firewall, seed kubeconfig Secret, dry run, DNS proxy, rule
+file, IDS): the DaemonSet in the host network with NET_ADMIN only, probes, the flags following
+the values, the exact RBAC rules per Role, the CWNP CRD in crds/, and the `fail` messages.
+
 The `lookup` path (generated HMAC keys kept across upgrades) is exercised too: a tiny fake
 Kubernetes API server on 127.0.0.1 serves discovery and one existing Secret, and the chart is
 rendered cluster-aware against it (helm_python.Config.render).
@@ -52,6 +57,7 @@ NAMESPACE = "metal-system"
 API_NAME = f"{RELEASE}-metal-mesh-metal-api"
 LB_NAME = f"{RELEASE}-metal-mesh-lb-allocator"
 LB_KINDS = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+RC_NAME = f"{RELEASE}-metal-mesh-rule-compiler"
 
 INLINE_SEED = """\
 partitions:
@@ -422,9 +428,10 @@ def check_disabled(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) 
         all(not v.strip() for v in rendered.values()),
         "metalApi.enabled=false renders no NOTES either",
     )
+    # ruleCompiler has templates now (checked in its own sections).
     placeholders = {
         s: {"enabled": True}
-        for s in ["volumeManager", "ruleCompiler", "machineLifecycle", "gardenerWebhooks"]
+        for s in ["volumeManager", "machineLifecycle", "gardenerWebhooks"]
     }
     docs = docs_of(render(chart, placeholders))
     validate(docs, "all placeholder switches on", kv[-1:])
@@ -902,6 +909,457 @@ def check_lb_failures(chart: "helm.Chart") -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# rule-compiler (replaces firewall-controller)
+
+RC_POLICY_ROLE = f"{RC_NAME}-policy"
+RC_SEED_ROLE = f"{RC_NAME}-seed"
+RC_FW_CM = f"{RC_NAME}-firewall"
+RC_KINDS_ALL = ["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
+
+# Exactly what rule-compiler may do, as (apiGroup, resource, verb[, resourceName]).
+# Cluster-wide: CWNPs of all namespaces and their status (wrong-namespace ones are stamped
+# `ignored` and get a Warning event), all Services, events.
+RC_CLUSTER_PERMS = (
+    _perms(["metal-stack.io"], ["clusterwidenetworkpolicies"], ["get", "list", "watch"])
+    | _perms(["metal-stack.io"], ["clusterwidenetworkpolicies/status"], ["get", "update", "patch"])
+    | _perms([""], ["services"], ["get", "list", "watch"])
+    | _perms([""], ["events"], ["create", "patch"])
+    | _perms(["events.k8s.io"], ["events"], ["create", "patch"])
+)
+# In the policy namespace: the FirewallMonitor (no status subresource: the object), the
+# fqdnstate ConfigMap.
+RC_POLICY_PERMS = (
+    _perms(["firewall.metal-stack.io"], ["firewallmonitors"], ["get", "list", "watch", "update", "patch"])
+    | _perms([""], ["configmaps"], ["create"])
+    | {("", "configmaps", v, "fqdnstate") for v in ["get", "update", "patch"]}
+)
+# In the seed namespace, only when this cluster is the seed (no inline Firewall, no seed kubeconfig).
+RC_SEED_PERMS = _perms(["firewall.metal-stack.io"], ["firewalls"], ["get", "list", "watch"])
+
+RC_FIREWALL: dict[str, Any] = {
+    "apiVersion": "firewall.metal-stack.io/v2",
+    "kind": "Firewall",
+    "metadata": {"name": "shoot--proj--fw-1", "namespace": "shoot--proj--c1"},
+    "spec": {
+        "interval": "10s",
+        "internalPrefixes": ["10.0.0.0/8"],
+        "egressRules": [{"networkID": "internet", "ips": ["203.0.113.10"]}],
+        "dnsServerAddress": "8.8.8.8",
+        "dnsPort": 53,
+    },
+    "status": {
+        "firewallNetworks": [
+            {"networkID": "tenant", "networkType": "privateprimaryunshared", "vrf": 3981,
+             "prefixes": ["10.0.16.0/22"], "ips": ["10.0.16.1"], "nat": True},
+            {"networkID": "internet", "networkType": "external", "vrf": 104009,
+             "prefixes": ["203.0.113.0/24"], "ips": ["203.0.113.5"], "nat": True},
+        ],
+    },
+}
+
+
+def rc_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "rule-compiler"
+        or d["metadata"]["name"].startswith(RC_NAME)
+    ]
+
+
+def rc_values(**kw: Any) -> dict[str, Any]:
+    return {"ruleCompiler": dict({"enabled": True}, **kw)}
+
+
+def rc_render(chart: "helm.Chart", **kw: Any) -> list[dict[str, Any]]:
+    return docs_of(render(chart, rc_values(**kw)))
+
+
+def rc_perms_check(docs: list[dict[str, Any]], label: str, policy_ns: str, seed_ns: str | None) -> None:
+    """The ClusterRole and Roles are exactly the listed permissions, bound to the ServiceAccount."""
+    def exact(have: set[tuple[str, ...]], want: set[tuple[str, ...]], what: str) -> None:
+        for m in sorted(want - have):
+            print(f"        missing: {m}")
+        for x in sorted(have - want):
+            print(f"        extra:   {x}")
+        C.check(have == want, f"[{label}] {what}: exactly the {len(want)} listed permissions")
+
+    cr = one(docs, "ClusterRole", RC_NAME)
+    exact(rule_perms(cr["rules"]), RC_CLUSTER_PERMS, "ClusterRole (CWNPs and their status, Services, events; cluster-wide)")
+    rs = {r["metadata"]["name"]: r for r in roles(docs) if r["metadata"]["name"].startswith(RC_NAME)}
+    policy = rs.get(RC_POLICY_ROLE)
+    C.check(policy is not None and policy["metadata"]["namespace"] == policy_ns,
+            f"[{label}] Role {RC_POLICY_ROLE} is in the policy namespace {policy_ns}")
+    if policy:
+        exact(rule_perms(policy["rules"]), RC_POLICY_PERMS,
+              "policy Role (firewallmonitors, configmap fqdnstate)")
+    if seed_ns is None:
+        C.check(RC_SEED_ROLE not in rs and sorted(rs) == [RC_POLICY_ROLE],
+                f"[{label}] no firewalls access: the Firewall does not come from this cluster")
+    else:
+        seed = rs.get(RC_SEED_ROLE)
+        C.check(seed is not None and seed["metadata"]["namespace"] == seed_ns and sorted(rs) == [RC_POLICY_ROLE, RC_SEED_ROLE],
+                f"[{label}] Role {RC_SEED_ROLE} in the seed namespace {seed_ns}")
+        if seed:
+            exact(rule_perms(seed["rules"]), RC_SEED_PERMS, "seed Role (firewalls)")
+    all_rules = [x for r in [cr, *rs.values()] for x in r["rules"]]
+    perms = rule_perms(all_rules)
+    C.check(not has_wildcard(all_rules) and not any("nonResourceURLs" in x for x in all_rules),
+            f"[{label}] no wildcards, no nonResourceURLs")
+    C.check(not any(p[1] in ("leases", "secrets", "pods", "nodes") for p in perms),
+            f"[{label}] no leases (no leader election), no secrets, pods or nodes")
+    subject = [{"kind": "ServiceAccount", "name": RC_NAME, "namespace": NAMESPACE}]
+    crb = one(docs, "ClusterRoleBinding", RC_NAME)
+    C.check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": RC_NAME}
+            and crb["subjects"] == subject, f"[{label}] ClusterRoleBinding binds the ClusterRole to the ServiceAccount")
+    bindings = [b for b in roles(docs, "RoleBinding") if b["metadata"]["name"].startswith(RC_NAME)]
+    C.check(
+        len(bindings) == len(rs)
+        and all(b["subjects"] == subject and b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": b["metadata"]["name"]}
+                and b["metadata"]["namespace"] == rs.get(b["metadata"]["name"], {}).get("metadata", {}).get("namespace")
+                for b in bindings),
+        f"[{label}] every Role has a RoleBinding in its namespace to the ServiceAccount",
+    )
+    sa = one(docs, "ServiceAccount", RC_NAME)
+    ds = one(docs, "DaemonSet", RC_NAME)
+    C.check(sa["metadata"]["namespace"] == NAMESPACE and ds["spec"]["template"]["spec"].get("serviceAccountName") == RC_NAME
+            and ds["spec"]["template"]["spec"].get("automountServiceAccountToken") is True,
+            f"[{label}] pod runs as the ServiceAccount {RC_NAME} and mounts its token")
+
+
+def rc_pod(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    ds = one(docs, "DaemonSet", RC_NAME)
+    c = container(ds)
+    return ds["spec"]["template"]["spec"], c, c["args"]
+
+
+def check_rc_off(chart: "helm.Chart") -> None:
+    C.check(chart.values["ruleCompiler"]["enabled"] is False, "values: ruleCompiler.enabled defaults to false")
+    rendered = render(chart, {})
+    docs = docs_of(rendered)
+    C.check(not rc_docs(docs) and not any(d["kind"] == "DaemonSet" for d in docs),
+            "default values: no rule-compiler object (no DaemonSet, RBAC, Service, ConfigMap)")
+    C.check(not any("rule-compiler" in v for v in rendered.values()), "default values: no rule-compiler in any template or NOTES")
+    # Switched off but fully configured: still nothing.
+    values = {"ruleCompiler": {"enabled": False, "firewall": RC_FIREWALL, "dryRun": True, "dnsListen": "10.0.0.1:53",
+                               "ruleFile": "/etc/nftables/firewall-controller.v4", "enableIds": True}}
+    rendered = render(chart, values)
+    C.check(not rc_docs(docs_of(rendered)) and not any("rule-compiler" in v for v in rendered.values()),
+            "ruleCompiler.enabled=false with every option set renders no rule-compiler object")
+
+
+def check_rc_crd(chart: "helm.Chart", kv: list[str]) -> None:
+    files = {f["name"]: f for f in chart.crds}
+    path = "crds/metal-stack.io_clusterwidenetworkpolicies.yaml"
+    C.check(path in files, f"the chart ships the CWNP CRD as {path}")
+    crds = [d for f in chart.crds for d in yaml.safe_load_all(f.get("data", "")) if d]
+    cwnp = [d for d in crds if d.get("kind") == "CustomResourceDefinition"
+            and d.get("metadata", {}).get("name") == "clusterwidenetworkpolicies.metal-stack.io"]
+    C.check(len(cwnp) == 1, "exactly one CRD clusterwidenetworkpolicies.metal-stack.io")
+    if cwnp:
+        spec = cwnp[0]["spec"]
+        versions = {v["name"]: v for v in spec["versions"]}
+        C.check(spec["group"] == "metal-stack.io" and spec["names"]["kind"] == "ClusterwideNetworkPolicy"
+                and spec["names"]["plural"] == "clusterwidenetworkpolicies" and "cwnp" in spec["names"].get("shortNames", [])
+                and spec["scope"] == "Namespaced",
+                "CWNP CRD: group metal-stack.io, kind ClusterwideNetworkPolicy, plural clusterwidenetworkpolicies, shortName cwnp, Namespaced")
+        C.check("v1" in versions and versions["v1"].get("served") and versions["v1"].get("storage")
+                and "status" in versions["v1"].get("subresources", {}),
+                "CWNP CRD: v1 served and stored, with the status subresource (what clusterwidenetworkpolicies/status is for)")
+    C.check(not any(d.get("spec", {}).get("group") == "firewall.metal-stack.io" for d in crds),
+            "no firewall.metal-stack.io CRD in crds/ (firewall-controller-manager owns Firewall and FirewallMonitor)")
+    for v in kv:
+        bad = []
+        for d in crds:
+            try:
+                kubernetes_validate.validate(d, v, strict=True)
+            except Exception as e:
+                bad.append(f"{d.get('metadata', {}).get('name')}: {getattr(e, 'message', e)}")
+        for b in bad:
+            print(f"        invalid: {b}")
+        C.check(not bad, f"kubernetes-validate strict, Kubernetes {v}: the {len(crds)} CRD(s) in crds/ are valid")
+
+
+def check_rc_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = rc_values()
+    lint(chart_dir, values, "ruleCompiler on, defaults", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "ruleCompiler on, defaults", kv)
+    check_common(api_docs(docs), chart.metadata)
+    rc = rc_docs(docs)
+    C.check(sorted(d["kind"] for d in rc) == RC_KINDS_ALL,
+            "ruleCompiler (defaults): DaemonSet, Service, ServiceAccount, ClusterRole(+Binding), policy and seed Roles(+Bindings), no ConfigMap")
+    C.check(len(rc) + len(api_docs(docs)) == len(docs), "every object belongs to metal-api or rule-compiler")
+    C.check(not any(d["kind"] in ("Deployment", "StatefulSet") for d in rc), "rule-compiler is a DaemonSet only (no Deployment)")
+    for d in rc:
+        labels = d["metadata"].get("labels", {})
+        C.check(labels.get("app.kubernetes.io/name") == "metal-mesh" and labels.get("app.kubernetes.io/instance") == RELEASE
+                and labels.get("app.kubernetes.io/component") == "rule-compiler" and labels.get("app.kubernetes.io/part-of") == "metal-mesh",
+                f"{d['kind']}/{d['metadata']['name']} has the rule-compiler labels")
+    ds = one(docs, "DaemonSet", RC_NAME)
+    spec = ds["spec"]
+    pod, c, args = rc_pod(docs)
+    sel = spec["selector"]["matchLabels"]
+    C.check(all(spec["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items())
+            and sel.get("app.kubernetes.io/component") == "rule-compiler" and "app.kubernetes.io/version" not in sel,
+            "DaemonSet selector matches its pod labels (component rule-compiler, no version)")
+    C.check(ds["metadata"]["namespace"] == NAMESPACE, "DaemonSet in the release namespace")
+    C.check(spec.get("updateStrategy") == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "updateStrategy RollingUpdate, maxUnavailable 1")
+    C.check(pod.get("hostNetwork") is True and pod.get("dnsPolicy") == "ClusterFirstWithHostNet",
+            "hostNetwork: true with dnsPolicy ClusterFirstWithHostNet")
+    C.check(pod.get("nodeSelector") == {"metal-mesh/rule-compiler": "true"},
+            "default nodeSelector metal-mesh/rule-compiler=true (never on every node by accident)")
+    C.check(pod.get("enableServiceLinks") is False, "no service-link env vars")
+    C.check(c["command"] == ["/usr/local/bin/rule-compiler"], "container runs /usr/local/bin/rule-compiler")
+    C.check(c["image"] == f"metal-mesh:{chart.metadata['appVersion']}", "the shared image by default")
+    sc, psc = c["securityContext"], pod["securityContext"]
+    C.check(sc.get("capabilities") == {"drop": ["ALL"], "add": ["NET_ADMIN"]},
+            "capabilities: drop ALL, add NET_ADMIN only (no NET_RAW, no NET_BIND_SERVICE without a DNS port < 1024)")
+    C.check(sc.get("runAsUser") == 0 and sc.get("runAsNonRoot") is False and psc.get("runAsUser") == 0,
+            "runs as uid 0 (nft needs root)")
+    C.check(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
+            and not sc.get("privileged") and sc.get("seccompProfile", {}).get("type") == "RuntimeDefault"
+            and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
+            "read-only root filesystem, no privilege escalation, not privileged, seccomp RuntimeDefault")
+    C.check(not pod.get("hostPID") and not pod.get("hostIPC"), "no hostPID, no hostIPC")
+    C.check({p["name"]: (p["containerPort"], p["protocol"]) for p in c["ports"]} == {"metrics": (8084, "TCP")},
+            "one container port: metrics 8084/TCP")
+    C.check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+            and c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"},
+            "liveness GET /healthz, readiness GET /readyz, on port metrics")
+    C.check(args[:2] == ["--listen", "0.0.0.0:8084"], "args: --listen 0.0.0.0:8084")
+    C.check(arg_value(args, "--log-format") == "text" and arg_value(args, "--log-level") == "info",
+            "args: --log-format text --log-level info")
+    C.check(arg_value(args, "--policy-namespace") == "firewall", "args: --policy-namespace firewall")
+    C.check(arg_value(args, "--enable-ids") == "false" and "--suricata-socket" not in args,
+            "args: --enable-ids false (no Suricata on cluster nodes), no --suricata-socket")
+    C.check(arg_value(args, "--nft") == "nft" and arg_value(args, "--interval") == "10s"
+            and arg_value(args, "--apply-backoff") == "1s" and arg_value(args, "--apply-backoff-max") == "1m"
+            and arg_value(args, "--monitor-interval") == "10s",
+            "args: --nft nft, --interval 10s, --apply-backoff 1s, --apply-backoff-max 1m, --monitor-interval 10s")
+    for flag in ["--dry-run", "--dns-listen", "--dns-upstream", "--firewall-file", "--seed-kubeconfig", "--rule-file",
+                 "--kubeconfig", "--firewall-name", "--otlp-endpoint", "--shutdown-timeout"]:
+        C.check(flag not in args, f"defaults: no {flag}")
+    C.check(arg_value(args, "--seed-namespace") == NAMESPACE,
+            "this cluster is the seed: --seed-namespace is the release namespace (where the seed Role is)")
+    env = {e["name"]: e for e in c.get("env", [])}
+    C.check(list(env) == ["RULE_COMPILER_FIREWALL_NAME"]
+            and env["RULE_COMPILER_FIREWALL_NAME"].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
+            "env RULE_COMPILER_FIREWALL_NAME from spec.nodeName (downward API), nothing else")
+    C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]} == {"tmp": "/tmp"}
+            and not any("hostPath" in v for v in pod["volumes"]),
+            "only an emptyDir on /tmp; no hostPath volume by default")
+    C.check("requests" in c.get("resources", {}), "resource requests")
+    svc = one(docs, "Service", RC_NAME)
+    C.check(svc["spec"]["type"] == "ClusterIP"
+            and [(p["name"], p["port"], p["targetPort"], p["protocol"]) for p in svc["spec"]["ports"]] == [("metrics", 8084, "metrics", "TCP")]
+            and svc["spec"]["selector"] == sel,
+            "Service: ClusterIP, metrics 8084 -> metrics, selects the rule-compiler pods")
+    C.check(not any(d["kind"] == "ServiceMonitor" for d in docs), "no ServiceMonitor (its CRD cannot be validated strictly)")
+    rc_perms_check(docs, "defaults", "firewall", NAMESPACE)
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check(RC_NAME in notes and "metal-mesh/rule-compiler=true" in notes and "crds/" in notes,
+            "NOTES name the DaemonSet, the node label and the CRD in crds/")
+
+
+def check_rc_firewall_file(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = rc_values(firewall=RC_FIREWALL, dryRun=True, dnsListen="10.0.16.1:53", dnsUpstream="9.9.9.9:53")
+    lint(chart_dir, values, "ruleCompiler inline Firewall, dry run, DNS proxy", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "ruleCompiler inline Firewall, dry run, DNS proxy", kv)
+    rc = rc_docs(docs)
+    C.check(sorted(d["kind"] for d in rc) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Role", "RoleBinding", "Service", "ServiceAccount"]),
+            "inline Firewall: its ConfigMap, and no seed Role")
+    cm = one(docs, "ConfigMap", RC_FW_CM)
+    C.check(sorted(cm["data"]) == ["firewall.yaml"] and yaml.safe_load(cm["data"]["firewall.yaml"]) == RC_FIREWALL,
+            "ConfigMap holds the inline Firewall as firewall.yaml, unchanged")
+    pod, c, args = rc_pod(docs)
+    C.check(arg_value(args, "--firewall-file") == "/etc/rule-compiler/firewall/firewall.yaml",
+            "--firewall-file /etc/rule-compiler/firewall/firewall.yaml")
+    vols = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    C.check(vols.get("firewall", {}).get("configMap", {}).get("name") == RC_FW_CM
+            and mounts.get("firewall", {}).get("mountPath") == "/etc/rule-compiler/firewall"
+            and mounts["firewall"].get("readOnly") is True and "subPath" not in mounts["firewall"],
+            "the ConfigMap is mounted read-only on /etc/rule-compiler/firewall (no subPath)")
+    C.check("--seed-kubeconfig" not in args and "--seed-namespace" not in args, "inline Firewall: no --seed-kubeconfig, no --seed-namespace")
+    ann = one(docs, "DaemonSet", RC_NAME)["spec"]["template"]["metadata"].get("annotations", {})
+    C.check(len(ann.get("checksum/firewall", "")) == 64, "pod template carries checksum/firewall (a changed Firewall rolls the pods)")
+    C.check("--dry-run" in args, "dryRun: --dry-run")
+    C.check(arg_value(args, "--dns-listen") == "10.0.16.1:53" and arg_value(args, "--dns-upstream") == "9.9.9.9:53",
+            "dnsListen/dnsUpstream: --dns-listen 10.0.16.1:53 --dns-upstream 9.9.9.9:53")
+    C.check(c["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN", "NET_BIND_SERVICE"]},
+            "DNS proxy on port 53: NET_BIND_SERVICE added next to NET_ADMIN, nothing else")
+    C.check([p["name"] for p in c["ports"]] == ["metrics"], "the DNS port is not declared (no hostPort clash with node-local DNS)")
+    rc_perms_check(docs, "inline Firewall", "firewall", None)
+
+    # The same Firewall given as a YAML string (--set-file) renders the same document.
+    as_string = yaml.safe_dump(RC_FIREWALL)
+    docs = rc_render(chart, firewall=as_string)
+    C.check(yaml.safe_load(one(docs, "ConfigMap", RC_FW_CM)["data"]["firewall.yaml"]) == RC_FIREWALL,
+            "the inline Firewall given as a YAML string renders the same document")
+    # ... and as JSON.
+    docs = rc_render(chart, firewall=json.dumps(RC_FIREWALL))
+    C.check(yaml.safe_load(one(docs, "ConfigMap", RC_FW_CM)["data"]["firewall.yaml"]) == RC_FIREWALL,
+            "the inline Firewall given as a JSON string parses to the same document")
+    # A DNS proxy on a high port needs no NET_BIND_SERVICE.
+    _, c, _ = rc_pod(rc_render(chart, dnsListen="10.0.16.1:5353"))
+    C.check(c["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"], "DNS proxy on port 5353: NET_ADMIN only")
+    _, c, args = rc_pod(rc_render(chart, dnsListen="[fd00::1]:53"))
+    C.check(arg_value(args, "--dns-listen") == "[fd00::1]:53" and "NET_BIND_SERVICE" in c["securityContext"]["capabilities"]["add"],
+            "an IPv6 --dns-listen [fd00::1]:53 is passed as is, with NET_BIND_SERVICE")
+
+
+def check_rc_seed_secret(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = rc_values(seedKubeconfigSecret="seed-kubeconfig", seedNamespace="shoot--proj--c1", policyNamespace="fw-policies",
+                       firewallName="shoot--proj--fw-1")
+    lint(chart_dir, values, "ruleCompiler seed kubeconfig Secret", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "ruleCompiler seed kubeconfig Secret", kv)
+    pod, c, args = rc_pod(docs)
+    C.check(arg_value(args, "--seed-kubeconfig") == "/etc/rule-compiler/seed/kubeconfig",
+            "--seed-kubeconfig /etc/rule-compiler/seed/kubeconfig")
+    C.check(arg_value(args, "--seed-namespace") == "shoot--proj--c1", "--seed-namespace from seedNamespace")
+    C.check(arg_value(args, "--policy-namespace") == "fw-policies", "--policy-namespace from policyNamespace")
+    C.check("--firewall-file" not in args and not any(d["kind"] == "ConfigMap" for d in rc_docs(docs)),
+            "seed kubeconfig: no --firewall-file, no ConfigMap")
+    vols = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    sec = vols.get("seed-kubeconfig", {}).get("secret", {})
+    C.check(sec.get("secretName") == "seed-kubeconfig" and sec.get("items") == [{"key": "kubeconfig", "path": "kubeconfig"}]
+            and mounts.get("seed-kubeconfig", {}).get("mountPath") == "/etc/rule-compiler/seed"
+            and mounts["seed-kubeconfig"].get("readOnly") is True,
+            "the Secret seed-kubeconfig (key kubeconfig) is mounted read-only on /etc/rule-compiler/seed")
+    C.check(not any(d["kind"] == "Secret" for d in rc_docs(docs)), "the chart renders no Secret of its own for the seed")
+    env = {e["name"]: e for e in c["env"]}
+    C.check(env["RULE_COMPILER_FIREWALL_NAME"] == {"name": "RULE_COMPILER_FIREWALL_NAME", "value": "shoot--proj--fw-1"},
+            "firewallName: RULE_COMPILER_FIREWALL_NAME is the given name, not the node name")
+    rc_perms_check(docs, "seed kubeconfig", "fw-policies", None)
+    # Another key of the Secret.
+    _, c, args = rc_pod(rc_render(chart, seedKubeconfigSecret="seed", seedKubeconfigSecretKey="seed.yaml"))
+    C.check(arg_value(args, "--seed-kubeconfig") == "/etc/rule-compiler/seed/seed.yaml",
+            "seedKubeconfigSecretKey seed.yaml: --seed-kubeconfig /etc/rule-compiler/seed/seed.yaml")
+    # This cluster as the seed, with a seed namespace: the seed Role goes there.
+    docs = rc_render(chart, seedNamespace="shoot--proj--c1")
+    _, _, args = rc_pod(docs)
+    C.check(arg_value(args, "--seed-namespace") == "shoot--proj--c1", "in-cluster seed with seedNamespace: --seed-namespace follows it")
+    rc_perms_check(docs, "in-cluster seed, seedNamespace", "firewall", "shoot--proj--c1")
+
+
+def check_rc_host_options(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    rcv = dict(
+        ruleFile="/etc/nftables/firewall-controller.v4",
+        enableIds=True, suricataSocket="/run/suricata-command.socket", suricataInterface="vlan104009",
+        port=9631, listenAddress="10.0.16.1", nft="/usr/sbin/nft",
+        applyBackoff="2s", applyBackoffMax="2m", interval="30s", monitorInterval="20s",
+        logFormat="json", logLevel="debug", otlpEndpoint="http://otel:4317", shutdownTimeout="10s",
+        extraArgs=["--some-flag"], extraEnv=[{"name": "RUST_LOG", "value": "rule_compiler=trace"}],
+        podAnnotations={"prometheus.io/scrape": "true"}, podLabels={"team": "net"},
+        service={"annotations": {"prometheus.io/port": "9631"}},
+        nodeSelector=None,
+        tolerations=[{"operator": "Exists"}],
+        affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "node-role.kubernetes.io/firewall", "operator": "Exists"}]}]}}},
+        priorityClassName="system-node-critical",
+        updateStrategy={"type": "OnDelete"},
+        image={"repository": "registry.example.com/metal-mesh-nft", "tag": "9.9.9"},
+    )
+    values = rc_values(**rcv)
+    lint(chart_dir, values, "ruleCompiler host options", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "ruleCompiler host options", kv)
+    ds = one(docs, "DaemonSet", RC_NAME)
+    pod, c, args = rc_pod(docs)
+    vols = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    C.check(arg_value(args, "--rule-file") == "/etc/nftables/firewall-controller.v4"
+            and vols.get("rule-dir", {}).get("hostPath") == {"path": "/etc/nftables", "type": "DirectoryOrCreate"}
+            and mounts.get("rule-dir", {}).get("mountPath") == "/etc/nftables" and not mounts["rule-dir"].get("readOnly"),
+            "ruleFile: --rule-file, and its directory /etc/nftables mounted writable from the node")
+    C.check(arg_value(args, "--enable-ids") == "true" and arg_value(args, "--suricata-socket") == "/run/suricata-command.socket"
+            and arg_value(args, "--suricata-interface") == "vlan104009"
+            and vols.get("suricata-socket", {}).get("hostPath") == {"path": "/run/suricata-command.socket", "type": "Socket"}
+            and mounts.get("suricata-socket", {}).get("mountPath") == "/run/suricata-command.socket",
+            "enableIds: --enable-ids true, --suricata-socket/--suricata-interface, the socket mounted from the node (type Socket)")
+    C.check(args[:2] == ["--listen", "10.0.16.1:9631"] and {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9631},
+            "listenAddress/port: --listen 10.0.16.1:9631, container port metrics 9631")
+    svc = one(docs, "Service", RC_NAME)
+    C.check(svc["spec"]["ports"][0]["port"] == 9631 and svc["metadata"].get("annotations") == {"prometheus.io/port": "9631"},
+            "Service port and annotations follow the values")
+    C.check(arg_value(args, "--nft") == "/usr/sbin/nft" and arg_value(args, "--apply-backoff") == "2s"
+            and arg_value(args, "--apply-backoff-max") == "2m" and arg_value(args, "--interval") == "30s"
+            and arg_value(args, "--monitor-interval") == "20s",
+            "--nft, --apply-backoff, --apply-backoff-max, --interval, --monitor-interval follow the values")
+    C.check(arg_value(args, "--log-format") == "json" and arg_value(args, "--log-level") == "debug"
+            and arg_value(args, "--otlp-endpoint") == "http://otel:4317" and arg_value(args, "--shutdown-timeout") == "10s",
+            "runtime flags: --log-format json --log-level debug --otlp-endpoint --shutdown-timeout")
+    C.check(args[-1] == "--some-flag" and {"name": "RUST_LOG", "value": "rule_compiler=trace"} in c["env"],
+            "extraArgs appended, extraEnv appended")
+    C.check(c["image"] == "registry.example.com/metal-mesh-nft:9.9.9", "ruleCompiler.image overrides the shared image")
+    tmeta = ds["spec"]["template"]["metadata"]
+    C.check(tmeta.get("annotations") == {"prometheus.io/scrape": "true"} and tmeta["labels"].get("team") == "net",
+            "podAnnotations and podLabels applied")
+    C.check("nodeSelector" not in pod and pod.get("tolerations") == rcv["tolerations"] and pod.get("affinity") == rcv["affinity"]
+            and pod.get("priorityClassName") == "system-node-critical",
+            "nodeSelector=null removes the default; tolerations, affinity, priorityClassName applied")
+    C.check(ds["spec"]["updateStrategy"] == {"type": "OnDelete"}, "updateStrategy OnDelete (without rollingUpdate)")
+    # Without the host network (tests): no hostNetwork, no dnsPolicy.
+    pod, _, _ = rc_pod(rc_render(chart, hostNetwork=False))
+    C.check("hostNetwork" not in pod and "dnsPolicy" not in pod, "hostNetwork=false: neither hostNetwork nor dnsPolicy")
+    _, _, args = rc_pod(rc_render(chart, listenAddress="::"))
+    C.check(args[:2] == ["--listen", "[::]:8084"], "an IPv6 listenAddress gets brackets: --listen [::]:8084")
+
+
+def check_rc_failures(chart: "helm.Chart") -> None:
+    cases = [
+        ("firewall and seedKubeconfigSecret", rc_values(firewall=RC_FIREWALL, seedKubeconfigSecret="s"),
+         "set either firewall (an inline Firewall, --firewall-file) or seedKubeconfigSecret"),
+        ("firewall of another kind", rc_values(firewall=dict(RC_FIREWALL, kind="FirewallSet")),
+         'ruleCompiler.firewall.kind must be Firewall, not "FirewallSet"'),
+        ("firewall of another apiVersion", rc_values(firewall=dict(RC_FIREWALL, apiVersion="metal-stack.io/v1")),
+         "ruleCompiler.firewall.apiVersion must be firewall.metal-stack.io/v2"),
+        ("firewall without spec", rc_values(firewall={"kind": "Firewall", "metadata": {"name": "fw"}}),
+         "ruleCompiler.firewall needs a spec"),
+        ("firewall not YAML", rc_values(firewall="spec: [unclosed"), "ruleCompiler.firewall is not a YAML/JSON object"),
+        ("seedKubeconfigSecretKey empty", rc_values(seedKubeconfigSecret="s", seedKubeconfigSecretKey=""),
+         "ruleCompiler.seedKubeconfigSecretKey must name the key"),
+        ("dnsListen without port", rc_values(dnsListen="10.0.0.1"), "ruleCompiler.dnsListen must be ADDR:PORT"),
+        ("dnsListen port not a number", rc_values(dnsListen="10.0.0.1:dns"), "ruleCompiler.dnsListen must be ADDR:PORT"),
+        ("dnsListen port out of range", rc_values(dnsListen="10.0.0.1:70000"), "ruleCompiler.dnsListen port must be 1..65535"),
+        ("ruleFile relative", rc_values(ruleFile="nftables/fw.v4"), "ruleCompiler.ruleFile must be an absolute file path"),
+        ("ruleFile in /", rc_values(ruleFile="/fw.v4"), "ruleCompiler.ruleFile must be an absolute file path"),
+        ("ruleFile a directory", rc_values(ruleFile="/etc/nftables/"), "ruleCompiler.ruleFile must be an absolute file path"),
+        ("suricataSocket relative", rc_values(enableIds=True, suricataSocket="run/s.sock"), "ruleCompiler.suricataSocket must be an absolute path"),
+        ("logFormat invalid", rc_values(logFormat="xml"), 'ruleCompiler.logFormat must be text or json, not "xml"'),
+        ("port invalid", rc_values(port=0), "ruleCompiler.port must be 1..65535"),
+        ("policyNamespace empty", rc_values(policyNamespace=""), "ruleCompiler.policyNamespace must not be empty"),
+        ("updateStrategy invalid", rc_values(updateStrategy={"type": "Recreate"}),
+         'ruleCompiler.updateStrategy.type must be RollingUpdate or OnDelete, not "Recreate"'),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+
+
+def check_rc_docs() -> None:
+    chart_dir = ROOT / "helm" / "metal-mesh"
+    doc = chart_dir / "docs" / "rule-compiler-systemd.md"
+    readme = (chart_dir / "README.md").read_text()
+    C.check(doc.is_file(), "helm/metal-mesh/docs/rule-compiler-systemd.md exists")
+    C.check("docs/rule-compiler-systemd.md" in readme, "README.md links docs/rule-compiler-systemd.md")
+    C.check("crds/metal-stack.io_clusterwidenetworkpolicies.yaml" in readme, "README.md says the CWNP CRD ships in crds/")
+    if doc.is_file():
+        text = doc.read_text()
+        for needle in ["ExecStart=", "ip vrf exec", "--seed-kubeconfig /etc/firewall-controller/.seed-kubeconfig",
+                       "--kubeconfig", "--dns-listen", "--rule-file /etc/nftables/firewall-controller.v4",
+                       "Restart=always", "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_BIND_SERVICE", "inet firewall", "/metrics"]:
+            C.check(needle in text, f"systemd doc contains {needle!r}")
+
+
+# --------------------------------------------------------------------------------------------
 # lookup: generated keys survive an upgrade
 
 
@@ -1003,6 +1461,14 @@ def main() -> int:
         C.section("lb-allocator: explicit metal-api, credentials and settings", lambda: check_lb_explicit(chart, chart_dir, kv))
         C.section("lb-allocator: Cilium mode", lambda: check_lb_cilium(chart, chart_dir, kv))
         C.section("lb-allocator: invalid values fail rendering", lambda: check_lb_failures(chart))
+        C.section("rule-compiler: off by default", lambda: check_rc_off(chart))
+        C.section("rule-compiler: the CWNP CRD in crds/", lambda: check_rc_crd(chart, kv))
+        C.section("rule-compiler: defaults (DaemonSet, host network, NET_ADMIN, RBAC)", lambda: check_rc_defaults(chart, chart_dir, kv))
+        C.section("rule-compiler: inline Firewall, dry run, DNS proxy", lambda: check_rc_firewall_file(chart, chart_dir, kv))
+        C.section("rule-compiler: seed kubeconfig Secret, namespaces, firewall name", lambda: check_rc_seed_secret(chart, chart_dir, kv))
+        C.section("rule-compiler: rule file, IDS, runtime flags, scheduling", lambda: check_rc_host_options(chart, chart_dir, kv))
+        C.section("rule-compiler: invalid values fail rendering", lambda: check_rc_failures(chart))
+        C.section("rule-compiler: docs (systemd unit, CRD)", check_rc_docs)
         C.section("lookup keeps generated keys (fake API server)", lambda: check_lookup(chart))
 
     print(f"chart: {C.passed} passed, {C.failed} failed")

@@ -86,3 +86,5 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
 pub mod kube;
 pub mod lb_allocator;
 pub mod metal_api;
+pub mod netns;
+pub mod rule_compiler;

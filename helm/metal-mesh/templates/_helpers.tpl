@@ -287,3 +287,164 @@ METAL_AUTH_TOKEN), always from a Secret. A YAML list, to be nindent-ed.
       key: {{ $key }}
 {{- end }}
 {{- end }}
+
+{{/*
+rule-compiler: names of its objects. The Roles get a suffix: the policy namespace and the seed
+namespace may both be the release namespace.
+*/}}
+{{- define "metal-mesh.ruleCompiler.name" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "rule-compiler") }}
+{{- end }}
+
+{{- define "metal-mesh.ruleCompiler.policyRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "rule-compiler-policy") }}
+{{- end }}
+
+{{- define "metal-mesh.ruleCompiler.seedRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "rule-compiler-seed") }}
+{{- end }}
+
+{{- define "metal-mesh.ruleCompiler.firewallConfigMapName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "rule-compiler-firewall") }}
+{{- end }}
+
+{{/*
+rule-compiler: its image. ruleCompiler.image.* when a repository is given there (an image that
+carries nft), else the shared image.
+*/}}
+{{- define "metal-mesh.ruleCompiler.image" -}}
+{{- $img := .Values.ruleCompiler.image | default dict }}
+{{- if $img.repository }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag | toString) }}
+{{- end }}
+{{- else }}
+{{- include "metal-mesh.image" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+rule-compiler: the inline Firewall (ruleCompiler.firewall, a YAML/JSON string or a map) as a
+YAML document; "" when none is given.
+*/}}
+{{- define "metal-mesh.ruleCompiler.firewall" -}}
+{{- $fw := .Values.ruleCompiler.firewall }}
+{{- if kindIs "string" $fw }}
+{{- if trim $fw }}
+{{- $fw }}
+{{- end }}
+{{- else if $fw }}
+{{- toYaml $fw }}
+{{- end }}
+{{- end }}
+
+{{/*
+rule-compiler: where the Firewall comes from. One of
+  file       the inline ruleCompiler.firewall, in a ConfigMap, passed as --firewall-file
+  seed       the Secret ruleCompiler.seedKubeconfigSecret, passed as --seed-kubeconfig
+  cluster    this cluster is the seed too (in-cluster config); needs RBAC on firewalls
+*/}}
+{{- define "metal-mesh.ruleCompiler.firewallSource" -}}
+{{- if include "metal-mesh.ruleCompiler.firewall" . }}
+{{- print "file" }}
+{{- else if .Values.ruleCompiler.seedKubeconfigSecret }}
+{{- print "seed" }}
+{{- else }}
+{{- print "cluster" }}
+{{- end }}
+{{- end }}
+
+{{/*
+rule-compiler: the namespace of the seed's Firewall when the seed is this cluster: seedNamespace,
+else the release namespace (the in-cluster default namespace of the pod).
+*/}}
+{{- define "metal-mesh.ruleCompiler.seedNamespace" -}}
+{{- default .Release.Namespace (.Values.ruleCompiler.seedNamespace | default "" | toString | trim) }}
+{{- end }}
+
+{{/*
+rule-compiler: the port of --dns-listen ADDR:PORT ([v6]:PORT too); "" when off or unparsable.
+*/}}
+{{- define "metal-mesh.ruleCompiler.dnsPort" -}}
+{{- $listen := .Values.ruleCompiler.dnsListen | default "" | toString | trim }}
+{{- if $listen }}
+{{- $parts := splitList ":" $listen }}
+{{- last $parts }}
+{{- end }}
+{{- end }}
+
+{{/*
+rule-compiler: checks the values; renders nothing, fails with a message naming the value.
+*/}}
+{{- define "metal-mesh.ruleCompiler.validate" -}}
+{{- $rc := .Values.ruleCompiler }}
+{{- if not (has (toString $rc.logFormat) (list "text" "json")) }}
+{{- fail (printf "ruleCompiler.logFormat must be text or json, not %q" (toString $rc.logFormat)) }}
+{{- end }}
+{{- $port := int $rc.port }}
+{{- if or (lt $port 1) (gt $port 65535) }}
+{{- fail (printf "ruleCompiler.port must be 1..65535, not %v" $rc.port) }}
+{{- end }}
+{{- if not ($rc.policyNamespace | default "" | toString | trim) }}
+{{- fail "ruleCompiler.policyNamespace must not be empty (upstream: firewall)" }}
+{{- end }}
+{{- $fw := include "metal-mesh.ruleCompiler.firewall" . }}
+{{- if and $fw $rc.seedKubeconfigSecret }}
+{{- fail "ruleCompiler: set either firewall (an inline Firewall, --firewall-file) or seedKubeconfigSecret (--seed-kubeconfig), not both" }}
+{{- end }}
+{{- if $fw }}
+{{- $obj := fromYaml $fw }}
+{{- if hasKey $obj "Error" }}
+{{- fail (printf "ruleCompiler.firewall is not a YAML/JSON object: %s" (index $obj "Error")) }}
+{{- end }}
+{{- if and (hasKey $obj "apiVersion") (ne (toString $obj.apiVersion) "firewall.metal-stack.io/v2") }}
+{{- fail (printf "ruleCompiler.firewall.apiVersion must be firewall.metal-stack.io/v2, not %q" (toString $obj.apiVersion)) }}
+{{- end }}
+{{- if and (hasKey $obj "kind") (ne (toString $obj.kind) "Firewall") }}
+{{- fail (printf "ruleCompiler.firewall.kind must be Firewall, not %q" (toString $obj.kind)) }}
+{{- end }}
+{{- if not (kindIs "map" $obj.spec) }}
+{{- fail "ruleCompiler.firewall needs a spec (a firewall.metal-stack.io/v2 Firewall)" }}
+{{- end }}
+{{- end }}
+{{- if and $rc.seedKubeconfigSecret (not $rc.seedKubeconfigSecretKey) }}
+{{- fail "ruleCompiler.seedKubeconfigSecretKey must name the key of seedKubeconfigSecret that holds the kubeconfig" }}
+{{- end }}
+{{- $dns := $rc.dnsListen | default "" | toString | trim }}
+{{- if $dns }}
+{{- $p := include "metal-mesh.ruleCompiler.dnsPort" . }}
+{{- if or (not (regexMatch "^[0-9]+$" $p)) (eq (len (splitList ":" $dns)) 1) }}
+{{- fail (printf "ruleCompiler.dnsListen must be ADDR:PORT (e.g. 10.0.0.1:53 or [fd00::1]:53), not %q" $dns) }}
+{{- end }}
+{{- if or (lt (int $p) 1) (gt (int $p) 65535) }}
+{{- fail (printf "ruleCompiler.dnsListen port must be 1..65535, not %s" $p) }}
+{{- end }}
+{{- end }}
+{{- with $rc.ruleFile }}
+{{- $f := toString . }}
+{{- if or (not (hasPrefix "/" $f)) (hasSuffix "/" $f) (eq (dir $f) "/") }}
+{{- fail (printf "ruleCompiler.ruleFile must be an absolute file path on the node below a directory other than / (its directory is mounted from the node), not %q" $f) }}
+{{- end }}
+{{- end }}
+{{- if and $rc.enableIds (not (hasPrefix "/" (toString $rc.suricataSocket))) }}
+{{- fail (printf "ruleCompiler.suricataSocket must be an absolute path on the node, not %q" (toString $rc.suricataSocket)) }}
+{{- end }}
+{{- $strategy := dig "type" "RollingUpdate" ($rc.updateStrategy | default dict) | toString }}
+{{- if not (has $strategy (list "RollingUpdate" "OnDelete")) }}
+{{- fail (printf "ruleCompiler.updateStrategy.type must be RollingUpdate or OnDelete, not %q" $strategy) }}
+{{- end }}
+{{- end }}
+
+{{/*
+rule-compiler: the host part of --listen; an IPv6 address gets its brackets.
+*/}}
+{{- define "metal-mesh.ruleCompiler.listenHost" -}}
+{{- $h := .Values.ruleCompiler.listenAddress | default "0.0.0.0" | toString | trim }}
+{{- if and (contains ":" $h) (not (hasPrefix "[" $h)) }}
+{{- printf "[%s]" $h }}
+{{- else }}
+{{- $h }}
+{{- end }}
+{{- end }}

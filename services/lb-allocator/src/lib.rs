@@ -67,7 +67,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
 
     let (nodes, node_writer) = k8s::node_store();
     let kube_side = kube.clone().map(|client| KubeSide {
-        events: Events::new(client.clone()),
+        events: Events::new(client.clone(), k8s::events::REPORTER),
         client,
         nodes: nodes.clone(),
     });
@@ -107,7 +107,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     if let Some(client) = kube {
         k8s::spawn_node_watch(client.clone(), nodes, node_writer, lbconfig.clone());
         let metrics = setup.registry.with(ReconcileMetrics::new);
-        let events = Events::new(client.clone());
+        let events = Events::new(client.clone(), k8s::events::REPORTER);
         let services = Arc::new(k8s::services::ServiceCtx {
             client: client.clone(),
             allocator: allocator.clone(),

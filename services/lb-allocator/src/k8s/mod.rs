@@ -12,7 +12,6 @@ use std::path::Path;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use mesh_runtime::Mailbox;
@@ -23,15 +22,7 @@ use crate::core::lbconfig::NodeInfo;
 /// A client from `--kubeconfig`, else the usual discovery (KUBECONFIG, ~/.kube/config,
 /// in-cluster).
 pub async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = match kubeconfig {
-        Some(path) => {
-            let file = Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
+    Ok(mesh_controller::client::client(kubeconfig).await?)
 }
 
 /// A store of the cluster's Nodes, filled by [`spawn_node_watch`].
