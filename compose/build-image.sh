@@ -2,15 +2,22 @@
 # Build the metal-mesh container image WITHOUT a registry: assemble compose/.rootfs from binaries
 # cargo already built, then `docker build` compose/Dockerfile (FROM scratch) over it.
 #
-#   compose/build-image.sh [--release] [--tag IMAGE] [--seed FILE] [--no-docker] [BINARY...]
+#   compose/build-image.sh [--release] [--tag IMAGE] [--seed FILE] [--firewall FILE]
+#                          [--host-tool PATH]... [--no-docker] [BINARY...]
 #
-#   --release     take the binaries from target/release instead of target/debug
-#   --tag IMAGE   image name (default: $METAL_MESH_IMAGE or metal-mesh:dev)
-#   --seed FILE   seed baked in as /etc/metal-api/seed.yaml (default: compose/seed.yaml)
-#   --no-docker   only assemble compose/.rootfs
-#   BINARY...     binaries to package (default: metal-api metal-mesh lb-allocator)
+#   --release          take the binaries from target/release instead of target/debug
+#   --tag IMAGE        image name (default: $METAL_MESH_IMAGE or metal-mesh:dev)
+#   --seed FILE        seed baked in as /etc/metal-api/seed.yaml (default: compose/seed.yaml)
+#   --firewall FILE    Firewall baked in as /etc/rule-compiler/firewall.yaml
+#                      (default: compose/firewall.yaml)
+#   --host-tool PATH   also package this program of the host (with its libraries) as
+#                      /usr/local/bin/<name>; repeatable. With rule-compiler, nft is added
+#                      unless a tool named nft is given (from PATH or /usr/sbin/nft)
+#   --no-docker        only assemble compose/.rootfs
+#   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator rule-compiler)
 #
-# Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator`), ldd, objcopy
+# Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator
+# --bin rule-compiler`), nft for rule-compiler (apt-get install nftables), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -19,8 +26,10 @@ root="$(dirname "$here")"
 profile=debug
 tag="${METAL_MESH_IMAGE:-metal-mesh:dev}"
 seed="$here/seed.yaml"
+firewall="$here/firewall.yaml"
 docker_build=1
 bins=()
+tools=()
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
 
@@ -29,14 +38,28 @@ while [ $# -gt 0 ]; do
         --release) profile=release ;;
         --tag) [ $# -ge 2 ] || die "--tag needs a value"; tag="$2"; shift ;;
         --seed) [ $# -ge 2 ] || die "--seed needs a value"; seed="$2"; shift ;;
+        --firewall) [ $# -ge 2 ] || die "--firewall needs a value"; firewall="$2"; shift ;;
+        --host-tool) [ $# -ge 2 ] || die "--host-tool needs a value"; tools+=("$2"); shift ;;
         --no-docker) docker_build=0 ;;
-        -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) bins+=("$1") ;;
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler)
+
+# rule-compiler applies its ruleset with nft: package the host's, unless one was given.
+if [[ " ${bins[*]} " == *" rule-compiler "* ]]; then
+    have_nft=0
+    for t in "${tools[@]}"; do [ "$(basename "$t")" = nft ] && have_nft=1; done
+    if [ "$have_nft" = 0 ]; then
+        nft_path="$(command -v nft || true)"
+        [ -n "$nft_path" ] || { [ -x /usr/sbin/nft ] && nft_path=/usr/sbin/nft; }
+        [ -n "$nft_path" ] || die "rule-compiler needs nft in the image: apt-get install nftables (or pass --host-tool PATH)"
+        tools+=("$nft_path")
+    fi
+fi
 
 for tool in ldd objcopy readelf; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install binutils libc-bin)"
@@ -50,13 +73,22 @@ for b in "${bins[@]}"; do
     [ -x "$bin_dir/$b" ] || die "$bin_dir/$b not found: run 'cargo build$release_flag --bin $b' first"
 done
 [ -f "$seed" ] || die "seed file $seed not found (pass --seed FILE)"
+[ -f "$firewall" ] || die "firewall file $firewall not found (pass --firewall FILE)"
+declare -A tool_names=()
+for t in "${tools[@]}"; do
+    [ -f "$t" ] && [ -x "$t" ] || die "host tool $t not found or not executable"
+    name="$(basename "$t")"
+    [ -z "${tool_names[$name]:-}" ] || die "host tool $name given twice"
+    for b in "${bins[@]}"; do [ "$b" != "$name" ] || die "host tool $t has the name of binary $b"; done
+    tool_names[$name]=1
+done
 
 # .rootfs/fs becomes the image's /, owned by root; .rootfs/data becomes /data, owned by the
 # unprivileged user (the Dockerfile copies it with --chown, which needs /data not to exist yet).
 staging="$here/.rootfs"
 rootfs="$staging/fs"
 rm -rf "$staging"
-mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/ssl/certs,tmp} "$staging/data"
+mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/rule-compiler,etc/ssl/certs,tmp} "$staging/data"
 chmod 1777 "$rootfs/tmp"
 chmod 0755 "$staging/data"
 
@@ -71,18 +103,14 @@ copy_abs() {
     copied[$src]=1
 }
 
-for b in "${bins[@]}"; do
-    src="$bin_dir/$b"
-    # Debug info is most of a debug binary; symbols stay so backtraces keep their names.
-    objcopy --strip-debug "$src" "$rootfs/usr/local/bin/$b"
-    chmod 0755 "$rootfs/usr/local/bin/$b"
-
-    # The dynamic loader the binary asks for (PT_INTERP), then every library ldd resolves.
+# Copies the dynamic loader a program asks for (PT_INTERP), then every library ldd resolves.
+copy_libs() {
+    local src="$1" interp ldd_out lib
     interp="$(readelf -l "$src" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')"
     [ -z "$interp" ] || copy_abs "$interp"
     if ldd_out="$(ldd "$src" 2>&1)"; then
         if grep -q "not found" <<<"$ldd_out"; then
-            die "$b: unresolved libraries:"$'\n'"$ldd_out"
+            die "$src: unresolved libraries:"$'\n'"$ldd_out"
         fi
         while read -r lib; do
             copy_abs "$lib"
@@ -90,10 +118,32 @@ for b in "${bins[@]}"; do
     elif [ -n "$interp" ]; then
         die "ldd $src failed:"$'\n'"$ldd_out"
     fi # else: a static binary, nothing to copy
+}
+
+for b in "${bins[@]}"; do
+    src="$bin_dir/$b"
+    # Debug info is most of a debug binary; symbols stay so backtraces keep their names.
+    objcopy --strip-debug "$src" "$rootfs/usr/local/bin/$b"
+    chmod 0755 "$rootfs/usr/local/bin/$b"
+    copy_libs "$src"
+done
+
+# Host programs (nft for rule-compiler), as the host has them: next to the binaries, on PATH.
+for t in "${tools[@]}"; do
+    cp -L "$t" "$rootfs/usr/local/bin/$(basename "$t")"
+    chmod 0755 "$rootfs/usr/local/bin/$(basename "$t")"
+    copy_libs "$(readlink -f "$t")"
 done
 
 cp "$seed" "$rootfs/etc/metal-api/seed.yaml"
 chmod 0644 "$rootfs/etc/metal-api/seed.yaml"
+cp "$firewall" "$rootfs/etc/rule-compiler/firewall.yaml"
+chmod 0644 "$rootfs/etc/rule-compiler/firewall.yaml"
+
+# Protocol and service names, as on the host: nft reads and prints "tcp", "https" through them.
+for f in /etc/protocols /etc/services; do
+    [ ! -f "$f" ] || cp "$f" "$rootfs$f"
+done
 
 # CA bundle for services that call HTTPS endpoints (a real metal-api, Kubernetes).
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
@@ -112,10 +162,13 @@ cat >"$rootfs/etc/nsswitch.conf" <<'NSS'
 passwd: files
 group: files
 hosts: files dns
+protocols: files
+services: files
 NSS
 
 size="$(du -sh "$staging" | cut -f1)"
 echo "build-image.sh: assembled $staging ($size) from $bin_dir: ${bins[*]}"
+[ ${#tools[@]} -eq 0 ] || echo "build-image.sh: host tools: ${tools[*]}"
 echo "build-image.sh: libraries: ${!copied[*]}"
 
 [ "$docker_build" = 1 ] || exit 0

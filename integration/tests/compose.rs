@@ -1,7 +1,9 @@
 //! The compose stack: build the image from the cargo-built binaries (no registry), start
 //! `compose/docker-compose.yml` under a unique project name on free loopback ports, allocate an
 //! IP through the real HTTP API with HMAC auth and a load balancer through the lb-allocator,
-//! restart metal-api and read both back (the redb file on the named volume survived; the load
+//! check that the rule-compiler applied the baked-in Firewall's ruleset for real inside its
+//! container's network namespace and compiles policies on request, restart metal-api and read
+//! the IP and the load balancer back (the redb file on the named volume survived; the load
 //! balancer's record is its IP tag). The stack is torn down (`down -v`) even on panic.
 //!
 //! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
@@ -197,6 +199,32 @@ impl Api {
         })
     }
 
+    /// One request with a raw `body`; returns status, content type and the body text.
+    fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> reqwest::Result<(StatusCode, String, String)> {
+        let req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        self.rt.block_on(async {
+            let resp = req.send().await?;
+            let status = resp.status();
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            Ok((status, content_type, resp.text().await?))
+        })
+    }
+
     /// Polls GET `path` until it answers 200.
     fn wait_ok(&self, path: &str, what: &str) {
         let deadline = Instant::now() + HEALTH_TIMEOUT;
@@ -273,6 +301,7 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
 
     let port = integration::free_addr().port();
     let lb_port = integration::free_addr().port();
+    let rc_port = integration::free_addr().port();
     let view_key = random_key("view");
     let edit_key = random_key("edit");
     let admin_key = random_key("admin");
@@ -297,6 +326,8 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
             ("LB_ALLOCATOR_HOST_IP".into(), "127.0.0.1".into()),
             ("LB_ALLOCATOR_HOST_PORT".into(), lb_port.to_string()),
             ("METAL_CLUSTER_ID".into(), "compose-test".into()),
+            ("RULE_COMPILER_HOST_IP".into(), "127.0.0.1".into()),
+            ("RULE_COMPILER_HOST_PORT".into(), rc_port.to_string()),
         ],
     };
     eprintln!(
@@ -381,6 +412,8 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
         "{tagged}"
     );
 
+    check_rule_compiler(&root, rc_port);
+
     // Restart the container; the allocation must come back from the volume.
     let before = stack.started_at();
     stack.run(&["restart", "-t", "15", "metal-api"]);
@@ -427,4 +460,87 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     assert_eq!(status, StatusCode::OK, "{released}");
     assert_eq!(released["released"][0]["freed"], true);
     drop(stack);
+}
+
+/// The rule-compiler container: ready once the Firewall baked into the image is compiled and
+/// really applied (root with NET_ADMIN in the container's own network namespace, not a dry
+/// run); `POST /v1/compile` compiles a valid policy, reports an invalid one as ignored, and
+/// refuses a malformed body with a problem document.
+fn check_rule_compiler(root: &std::path::Path, port: u16) {
+    let rc = Api::new(port);
+    rc.wait_ok("/readyz", "rule-compiler ready (ruleset applied)");
+    let (status, body) = rc
+        .call(Method::GET, "/v1/status", None, None)
+        .expect("GET /v1/status");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["inSync"], true, "{body}");
+    assert_eq!(body["dryRun"], false, "applied for real: {body}");
+    assert_eq!(body["applyError"], Value::Null, "{body}");
+    assert_eq!(
+        body["firewallName"], "shoot--local--mesh-firewall-7c4a1",
+        "the container's hostname is the Firewall's name: {body}"
+    );
+    let (status, applied) = rc
+        .call(Method::GET, "/v1/ruleset", None, None)
+        .expect("GET /v1/ruleset");
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    let text = applied["ruleset"].as_str().unwrap_or_default();
+    assert!(text.contains("table inet firewall"), "{applied}");
+    assert!(
+        text.contains("185.1.2.10"),
+        "SNAT to the Firewall's egress IP: {text}"
+    );
+
+    let firewall = rule_compiler::read_firewall(&root.join("compose/firewall.yaml"))
+        .expect("compose/firewall.yaml is a Firewall");
+    let cwnp = |name: &str, cidr: &str| {
+        json!({
+            "apiVersion": "metal-stack.io/v1", "kind": "ClusterwideNetworkPolicy",
+            "metadata": {"name": name, "namespace": "firewall"},
+            "spec": {"egress": [{"to": [{"cidr": cidr}], "ports": [{"protocol": "TCP", "port": 443}]}]},
+        })
+    };
+    let (status, compiled) = rc
+        .call(
+            Method::POST,
+            "/v1/compile",
+            None,
+            Some(json!({
+                "firewall": firewall,
+                "policies": [cwnp("allow-https", "1.2.3.0/24"), cwnp("bad-cidr", "1.2.3.0/40")],
+                "services": [],
+            })),
+        )
+        .expect("POST /v1/compile");
+    assert_eq!(status, StatusCode::OK, "{compiled}");
+    let ruleset = compiled["ruleset"].as_str().unwrap_or_default();
+    assert!(ruleset.contains("table inet firewall"), "{compiled}");
+    assert!(
+        ruleset.contains("accept traffic for np allow-https tcp"),
+        "{ruleset}"
+    );
+    assert!(!ruleset.contains("bad-cidr"), "{ruleset}");
+    let ignored = compiled["ignored"].as_array().expect("ignored is a list");
+    assert_eq!(ignored.len(), 1, "{compiled}");
+    assert_eq!(ignored[0]["name"], "bad-cidr", "{compiled}");
+    assert_eq!(ignored[0]["namespace"], "firewall", "{compiled}");
+    assert!(
+        ignored[0]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{compiled}"
+    );
+
+    let (status, content_type, body) = rc
+        .raw(
+            Method::POST,
+            "/v1/compile",
+            "application/json",
+            r#"{"firewall": {"spec": "#,
+        )
+        .expect("POST /v1/compile with a malformed body");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "{content_type}: {body}"
+    );
+    eprintln!("rule-compiler applied its ruleset and compiles on request");
 }

@@ -6,6 +6,8 @@
 //! - `connect ADDR [TIMEOUT_MS]`: exit 0 and print `connected` when a listener greets us,
 //!   exit 1 (`blocked: ...`) otherwise.
 //! - `send ADDR BYTES`: push BYTES through a connection; print `{"bytes":..,"seconds":..}`.
+//! - `rate ADDR COUNT`: open COUNT connections one after another (each greeted, then closed);
+//!   print `{"connections":..,"seconds":..}`: the cost of new flows through a ruleset.
 //! - `dns ADDR NAME=IP[,IP]...`: an authoritative DNS server (UDP and TCP) answering A/AAAA
 //!   for those names with TTL 60, NXDOMAIN for others.
 //! - `resolve SERVER NAME`: one A and one AAAA query over UDP; print the addresses.
@@ -30,6 +32,7 @@ fn main() {
             args.get(2).and_then(|t| t.parse().ok()).unwrap_or(1500),
         ),
         Some("send") => send(&args[1], args[2].parse().expect("BYTES")),
+        Some("rate") => rate(&args[1], args[2].parse().expect("COUNT")),
         Some("dns") => dns(&args[1], &args[2..]),
         Some("resolve") => resolve(&args[1], &args[2]),
         Some("relay") => relay(&args[1], &args[2]),
@@ -122,6 +125,22 @@ fn send(addr: &str, bytes: u64) -> i32 {
     let received: u64 = answer.trim().parse().unwrap_or(0);
     println!("{{\"bytes\":{received},\"seconds\":{seconds}}}");
     if received == bytes { 0 } else { 1 }
+}
+
+fn rate(addr: &str, count: u32) -> i32 {
+    let start = Instant::now();
+    for _ in 0..count {
+        match greet(addr, Duration::from_secs(3)) {
+            Ok(stream) => drop(stream),
+            Err(e) => {
+                println!("blocked: {e}");
+                return 1;
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{{\"connections\":{count},\"seconds\":{seconds}}}");
+    0
 }
 
 fn records(table: &HashMap<String, Vec<IpAddr>>, query: &Query) -> Option<Vec<Record>> {

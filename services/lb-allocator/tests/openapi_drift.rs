@@ -5,19 +5,11 @@ use std::path::Path;
 
 #[test]
 fn committed_openapi_matches_the_code() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/lb-allocator.json");
-    let generated = lb_allocator::openapi()
-        .to_pretty_json()
-        .expect("serialize OpenAPI")
-        + "\n";
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        std::fs::write(&path, &generated).expect("write openapi/lb-allocator.json");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "openapi/lb-allocator.json is out of date; run UPDATE_OPENAPI=1 cargo test -p lb-allocator --test openapi_drift"
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    mesh_runtime::docs::assert_openapi_committed(
+        &lb_allocator::openapi(),
+        &workspace,
+        "lb-allocator",
     );
 }
 

@@ -1,7 +1,9 @@
 //! `metal-mesh up`: state in `./.metal-mesh/`, HMAC keys generated on first start and kept
 //! in `hmac-keys.env`, the embedded seed written to `seed.yaml` (edit it to change the
-//! inventory), then every service in one process until SIGTERM/SIGINT: metal-api and the
-//! lb-allocator (without Kubernetes unless `--kubeconfig` is given).
+//! inventory) and the embedded Firewall to `firewall.yaml`, then every service in one process
+//! until SIGTERM/SIGINT: metal-api, the lb-allocator and the rule-compiler (without Kubernetes
+//! unless `--kubeconfig` is given; the rule-compiler only renders its ruleset unless
+//! `--rule-compiler-apply` is given).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,12 +15,14 @@ use rand::distr::Alphanumeric;
 
 /// The seed compiled into the binary: one partition with 16 machines (compose/seed.yaml).
 const EMBEDDED_SEED: &str = include_str!("../../../compose/seed.yaml");
+/// The Firewall compiled into the binary: a firewall of the seed's project (compose/firewall.yaml).
+const EMBEDDED_FIREWALL: &str = include_str!("../../../compose/firewall.yaml");
 
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    /// Where the mesh keeps its state (database, keys, seed).
+    /// Where the mesh keeps its state (database, keys, seed, Firewall).
     #[arg(long, default_value = ".metal-mesh")]
     pub state_dir: PathBuf,
     /// Seed file; defaults to STATE_DIR/seed.yaml, written from the embedded seed on first start.
@@ -27,7 +31,24 @@ pub struct UpArgs {
     /// Listen address of the lb-allocator (metal-api listens on --listen).
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub lb_allocator_listen: std::net::SocketAddr,
-    /// Kubeconfig for the lb-allocator's controllers; without it only its REST API runs.
+    /// Listen address of the rule-compiler.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub rule_compiler_listen: std::net::SocketAddr,
+    /// Let the rule-compiler apply its ruleset to THIS machine's kernel: it replaces table
+    /// `inet firewall` in the network namespace metal-mesh runs in (forward policy drop, which
+    /// can cut off containers and VMs routed through this machine), and needs root or
+    /// CAP_NET_ADMIN. Without it the rule-compiler always runs with --dry-run (renders and, where
+    /// permitted, checks with `nft -c`), so a laptop's own nftables are never replaced by
+    /// accident.
+    #[arg(long)]
+    pub rule_compiler_apply: bool,
+    /// Firewall the rule-compiler compiles from; defaults to STATE_DIR/firewall.yaml, written
+    /// from the embedded one on first start.
+    #[arg(long)]
+    pub firewall_file: Option<PathBuf>,
+    /// Kubeconfig for the lb-allocator's controllers and the rule-compiler's watches
+    /// (ClusterwideNetworkPolicies, Services, FirewallMonitor); without it only their REST APIs
+    /// run.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Project, partition and default external network the lb-allocator works in (the embedded
@@ -96,19 +117,16 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let (keys, generated) = keys(&args.state_dir.join("hmac-keys.env"))?;
-    let seed = match args.seed.clone() {
-        Some(seed) => seed,
-        None => {
-            let path = args.state_dir.join("seed.yaml");
-            if !path.exists() {
-                fs::write(&path, EMBEDDED_SEED)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            path
-        }
-    };
+    let seed = state_file(&args.seed, &args.state_dir, "seed.yaml", EMBEDDED_SEED)?;
+    let firewall = state_file(
+        &args.firewall_file,
+        &args.state_dir,
+        "firewall.yaml",
+        EMBEDDED_FIREWALL,
+    )?;
     let listen = args.runtime.listen;
     let lb_listen = args.lb_allocator_listen;
+    let rc_listen = args.rule_compiler_listen;
     println!("metal-mesh up");
     println!("  metal-api      http://{listen}  (docs http://{listen}/docs, metrics /metrics)");
     println!(
@@ -118,8 +136,21 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             None => "REST only, no Kubernetes".into(),
         }
     );
+    println!(
+        "  rule-compiler  http://{rc_listen}  (docs http://{rc_listen}/docs; {}; {})",
+        if args.rule_compiler_apply {
+            "APPLIES its ruleset to this machine's nftables"
+        } else {
+            "dry run: renders, never applies"
+        },
+        match &args.kubeconfig {
+            Some(k) => format!("Kubernetes from {}", k.display()),
+            None => "no Kubernetes".into(),
+        }
+    );
     println!("  state          {}", args.state_dir.display());
     println!("  seed           {}", seed.display());
+    println!("  firewall       {}", firewall.display());
     println!(
         "  hmac keys      {} ({})",
         args.state_dir.join("hmac-keys.env").display(),
@@ -134,6 +165,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         keys.view, keys.edit, keys.admin
     );
     let lb_args = lb_allocator_args(&args, &keys.admin)?;
+    let rc_args = rule_compiler_args(&args, &firewall)?;
     let metal_api_args = metal_api::Args {
         runtime: args.runtime.clone(),
         data_dir: args.state_dir.join("metal-api"),
@@ -161,7 +193,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             result
         };
         let lb_runtime = lb_args.runtime.clone();
-        let (api, lb) = futures::join!(
+        let rc_runtime = rc_args.runtime.clone();
+        let (api, lb, rc) = futures::join!(
             async {
                 stop_all(
                     mesh_runtime::launch(metal_api::INFO, &runtime, shutdown.clone(), |setup| {
@@ -181,11 +214,85 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                     .await,
                 )
             },
+            async {
+                stop_all(
+                    mesh_runtime::launch(
+                        rule_compiler::INFO,
+                        &rc_runtime,
+                        shutdown.clone(),
+                        |setup| rule_compiler::start(rc_args, setup),
+                    )
+                    .await,
+                )
+            },
         );
         telemetry.shutdown().await;
         actix_rt::System::current().stop();
-        api.and(lb)
+        api.and(lb).and(rc)
     })
+}
+
+/// `given`, or STATE_DIR/`name`, written from `embedded` when it does not exist yet.
+fn state_file(
+    given: &Option<PathBuf>,
+    state_dir: &Path,
+    name: &str,
+    embedded: &str,
+) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.clone());
+    }
+    let path = state_dir.join(name);
+    if !path.exists() {
+        fs::write(&path, embedded).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(path)
+}
+
+fn log_format(args: &UpArgs) -> &'static str {
+    match args.runtime.log_format {
+        mesh_runtime::LogFormat::Text => "text",
+        mesh_runtime::LogFormat::Json => "json",
+    }
+}
+
+/// The rule-compiler's command line: the Firewall from `firewall`, no Suricata, and a dry run
+/// unless `--rule-compiler-apply`.
+fn rule_compiler_args(args: &UpArgs, firewall: &Path) -> anyhow::Result<rule_compiler::Args> {
+    let mut argv: Vec<String> = [
+        "rule-compiler",
+        "--listen",
+        &args.rule_compiler_listen.to_string(),
+        "--log-format",
+        log_format(args),
+        "--log-level",
+        &args.runtime.log_level,
+        "--firewall-file",
+        &firewall.display().to_string(),
+        "--enable-ids",
+        "false",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !args.rule_compiler_apply {
+        argv.push("--dry-run".into());
+    }
+    if let Some(path) = &args.kubeconfig {
+        argv.extend(["--kubeconfig".into(), path.display().to_string()]);
+    }
+    let mut parsed: rule_compiler::Args =
+        mesh_runtime::try_parse_args_from(rule_compiler::cli::ENV_PREFIX, argv)
+            .map_err(|e| anyhow::anyhow!("rule-compiler arguments: {e}"))?;
+    // Never the kernel without --rule-compiler-apply, whatever the environment says (an
+    // environment's RULE_COMPILER_DRY_RUN=true still holds with it). Kubernetes only with
+    // --kubeconfig, as for the lb-allocator: the rule-compiler's --kubeconfig also reads
+    // KUBECONFIG, which a laptop's shell often sets.
+    if !args.rule_compiler_apply {
+        parsed.dry_run = true;
+    }
+    parsed.kubeconfig = args.kubeconfig.clone();
+    Ok(parsed)
 }
 
 /// The lb-allocator's command line for the embedded metal-api (admin key: it also updates
@@ -204,10 +311,7 @@ fn lb_allocator_args(args: &UpArgs, admin_key: &str) -> anyhow::Result<lb_alloca
         "--listen",
         &args.lb_allocator_listen.to_string(),
         "--log-format",
-        match args.runtime.log_format {
-            mesh_runtime::LogFormat::Text => "text",
-            mesh_runtime::LogFormat::Json => "json",
-        },
+        log_format(args),
         "--log-level",
         &args.runtime.log_level,
         "--metal-api-url",

@@ -1,6 +1,7 @@
-//! `metal-mesh up` on its embedded defaults: metal-api and lb-allocator in one process, the
-//! lb-allocator allocating from the embedded metal-api, keys kept in the state directory, and
-//! SIGTERM stopping both with exit code 0.
+//! `metal-mesh up` on its embedded defaults: metal-api, lb-allocator and rule-compiler in one
+//! process, the lb-allocator allocating from the embedded metal-api, the rule-compiler rendering
+//! (dry run, never applying) the ruleset of the embedded Firewall and compiling on request, keys
+//! and the Firewall kept in the state directory, and SIGTERM stopping all with exit code 0.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
@@ -31,11 +32,25 @@ impl Drop for Mesh {
     }
 }
 
+/// Polls GET `url` until it answers 200; returns the body.
+async fn wait_ok(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = match http.get(url).send().await {
+            Ok(r) if r.status() == 200 => return r.json().await.unwrap(),
+            Ok(r) => format!("{}: {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => e.to_string(),
+        };
+        assert!(Instant::now() < deadline, "{url} not 200; last: {last}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn up_runs_metal_api_and_lb_allocator_together() {
+async fn up_runs_metal_api_lb_allocator_and_rule_compiler_together() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let (api, lb) = (free_addr(), free_addr());
+    let (api, lb, rc) = (free_addr(), free_addr(), free_addr());
     let child = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
         .args(["up", "--state-dir"])
         .arg(dir.path())
@@ -44,15 +59,20 @@ async fn up_runs_metal_api_and_lb_allocator_together() {
             &api.to_string(),
             "--lb-allocator-listen",
             &lb.to_string(),
+            "--rule-compiler-listen",
+            &rc.to_string(),
             "--log-level",
             "warn",
         ])
         .stdout(Stdio::null())
+        // The rule-compiler's Kubernetes comes from --kubeconfig only, never from here.
+        .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
         .spawn()
         .unwrap();
     let mut mesh = Mesh(child);
     wait_for(api);
     wait_for(lb);
+    wait_for(rc);
     let http = reqwest::Client::new();
 
     let health = http
@@ -88,6 +108,51 @@ async fn up_runs_metal_api_and_lb_allocator_together() {
     );
     let keys = std::fs::read_to_string(dir.path().join("hmac-keys.env")).unwrap();
     assert!(keys.contains("METAL_API_HMAC_ADMIN_KEY="));
+
+    // The rule-compiler: the embedded Firewall written to the state directory, its ruleset
+    // rendered in a dry run (ready without touching this machine's nftables).
+    let firewall_file = dir.path().join("firewall.yaml");
+    let firewall = rule_compiler::read_firewall(&firewall_file).expect("firewall.yaml written");
+    assert_eq!(
+        std::fs::read_to_string(&firewall_file).unwrap(),
+        include_str!("../../../compose/firewall.yaml")
+    );
+    wait_ok(&http, &format!("http://{rc}/readyz")).await;
+    let status = wait_ok(&http, &format!("http://{rc}/v1/status")).await;
+    assert_eq!(status["dryRun"], true, "{status}");
+    assert_eq!(status["inSync"], true, "{status}");
+    assert_eq!(status["compileError"], serde_json::Value::Null, "{status}");
+    let ruleset = wait_ok(&http, &format!("http://{rc}/v1/ruleset")).await;
+    assert_eq!(ruleset["dryRun"], true, "{ruleset}");
+    assert!(
+        ruleset["ruleset"]
+            .as_str()
+            .is_some_and(|r| r.contains("table inet firewall")),
+        "{ruleset}"
+    );
+    let compiled = http
+        .post(format!("http://{rc}/v1/compile"))
+        .json(&serde_json::json!({
+            "firewall": firewall,
+            "policies": [{
+                "apiVersion": "metal-stack.io/v1", "kind": "ClusterwideNetworkPolicy",
+                "metadata": {"name": "https-out", "namespace": "firewall"},
+                "spec": {"egress": [{"to": [{"cidr": "1.2.3.0/24"}], "ports": [{"protocol": "TCP", "port": 443}]}]},
+            }],
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = compiled.status();
+    let compiled: serde_json::Value = compiled.json().await.unwrap();
+    assert_eq!(status, 200, "{compiled}");
+    let text = compiled["ruleset"].as_str().unwrap();
+    assert!(text.contains("table inet firewall"), "{text}");
+    assert!(
+        text.contains("accept traffic for np https-out tcp"),
+        "{text}"
+    );
+    assert_eq!(compiled["ignored"], serde_json::json!([]), "{compiled}");
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(mesh.0.id() as i32),

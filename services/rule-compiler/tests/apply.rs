@@ -25,8 +25,8 @@ fn wanted(policy_name: &str) -> Wanted {
     )];
     let c = run(&fw, &policies, &[], &BTreeMap::new());
     Wanted {
+        identity: c.identity(),
         ruleset: c.ruleset,
-        identity: c.identity,
         timeout_sets: c.timeout_sets,
     }
 }

@@ -92,8 +92,27 @@ fn services_of_every_kind() {
             json!({"type": "LoadBalancer", "ports": [{"port": 80}]}),
             json!({"loadBalancer": {"ingress": [{"ip": "not-an-ip"}]}}),
         ),
+        // Several source ranges: one named set, shared by every Service with the same list.
+        service(
+            "shop",
+            "office-a",
+            json!({"type": "LoadBalancer", "ports": [{"port": 22}], "loadBalancerSourceRanges": ["203.0.113.0/24", "198.51.100.0/24"]}),
+            json!({"loadBalancer": {"ingress": [{"ip": "185.1.2.20"}]}}),
+        ),
+        service(
+            "shop",
+            "office-b",
+            json!({"type": "LoadBalancer", "ports": [{"port": 22}], "loadBalancerSourceRanges": ["198.51.100.0/24", "203.0.113.0/24"]}),
+            json!({"loadBalancer": {"ingress": [{"ip": "185.1.2.21"}]}}),
+        ),
     ];
     let c = run(&fw, &[], &services, &BTreeMap::new());
+    assert_eq!(
+        c.ruleset.matches("\tset src_").count(),
+        1,
+        "one set for the shared source list"
+    );
+    assert_eq!(c.ruleset.matches("ip saddr @src_0 ").count(), 2);
     assert!(
         c.ruleset
             .contains("accept traffic for k8s service shop/web")

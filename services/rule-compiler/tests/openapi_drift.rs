@@ -5,19 +5,11 @@ use std::path::Path;
 
 #[test]
 fn committed_openapi_matches_the_code() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/rule-compiler.json");
-    let generated = rule_compiler::openapi()
-        .to_pretty_json()
-        .expect("serialize OpenAPI")
-        + "\n";
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        std::fs::write(&path, &generated).expect("write openapi/rule-compiler.json");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "openapi/rule-compiler.json is out of date; run UPDATE_OPENAPI=1 cargo test -p rule-compiler --test openapi_drift"
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    mesh_runtime::docs::assert_openapi_committed(
+        &rule_compiler::openapi(),
+        &workspace,
+        "rule-compiler",
     );
 }
 

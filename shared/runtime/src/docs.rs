@@ -29,3 +29,26 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, openapi_json: web::Bytes) 
         }),
     );
 }
+
+/// The drift check every service's `tests/openapi_drift.rs` runs: `doc` serialized must equal
+/// the committed `openapi/<service>.json` under `workspace`; with `UPDATE_OPENAPI` set the file
+/// is rewritten instead. Panics with the command that regenerates it.
+pub fn assert_openapi_committed(
+    doc: &utoipa::openapi::OpenApi,
+    workspace: &std::path::Path,
+    service: &str,
+) {
+    let path = workspace.join("openapi").join(format!("{service}.json"));
+    let generated = doc.to_pretty_json().expect("serialize OpenAPI") + "\n";
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated)
+            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is out of date; run UPDATE_OPENAPI=1 cargo test -p {service} --test openapi_drift",
+        path.display()
+    );
+}

@@ -28,7 +28,7 @@
 
 mod actors;
 mod cli;
-mod docs;
+pub mod docs;
 mod health;
 mod metrics;
 pub mod problem;

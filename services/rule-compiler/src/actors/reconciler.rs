@@ -64,6 +64,8 @@ pub struct Inputs {
 #[derive(Clone, Debug, Default)]
 pub struct LastCompile {
     pub compiled: Option<Arc<Compiled>>,
+    /// Its [`Compiled::identity`].
+    pub identity: String,
     pub error: Option<String>,
 }
 
@@ -196,13 +198,15 @@ impl Reconciler {
         self.metrics
             .policies_ignored
             .set(compiled.ignored.len() as i64);
+        let identity = compiled.identity();
         *self.last.write() = LastCompile {
             compiled: Some(compiled.clone()),
+            identity: identity.clone(),
             error: None,
         };
         let wanted = Wanted {
             ruleset: compiled.ruleset.clone(),
-            identity: compiled.identity.clone(),
+            identity,
             timeout_sets: compiled.timeout_sets.clone(),
         };
         ctx.spawn(

@@ -119,18 +119,32 @@ async fn apply_once(
     rule_file: Option<PathBuf>,
 ) -> Result<Applied, NftError> {
     let batch = replace_batch(&wanted.ruleset);
-    nft.check(&batch).await?;
     if dry_run {
-        return Ok(Applied::Rendered);
+        // A dry run checks where it can; without nft or the privilege to ask the kernel
+        // (a laptop, `metal-mesh up`) the rendered ruleset is still the answer.
+        return match nft.check(&batch).await {
+            Ok(()) => Ok(Applied::Rendered),
+            Err(NftError::Failed { stderr, .. }) if !stderr.contains("Operation not permitted") => {
+                Err(NftError::Failed {
+                    action: "check",
+                    stderr,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dry run: the ruleset could not be checked with nft");
+                Ok(Applied::Rendered)
+            }
+        };
     }
+    nft.check(&batch).await?;
     nft.apply(&batch).await?;
-    let kernel = nft.list_table_json().await?;
+    let kernel = nft.list_names().await?;
     let want = Shape::of_text(&wanted.ruleset);
     let have = kernel
         .as_ref()
         .map(|k| Shape::of_json(k, crate::core::compile::TABLE))
         .unwrap_or_default();
-    let differences = want.differences(&have, &wanted.timeout_sets);
+    let differences = want.differences(&have);
     if !differences.is_empty() {
         if let Some(good) = last_good {
             // Best effort: the last good table was accepted by this kernel before.

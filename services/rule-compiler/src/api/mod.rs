@@ -198,9 +198,9 @@ async fn status(state: web::Data<State>) -> HttpResponse {
     let last = state.last.read();
     let compiled = last.compiled.as_ref();
     let in_sync = match (compiled, &apply.applied) {
-        (Some(c), Some(_)) => {
+        (Some(_), Some(_)) => {
             apply.last_error.is_none()
-                && apply.applied_identity.as_deref() == Some(c.identity.as_str())
+                && apply.applied_identity.as_deref() == Some(last.identity.as_str())
         }
         _ => false,
     };

@@ -100,10 +100,8 @@ pub struct Warning {
 pub struct Compiled {
     /// The `table inet firewall { ... }` text.
     pub ruleset: String,
-    /// The ruleset without the elements of the FQDN sets. Those follow DNS answers (the proxy
-    /// adds them to the kernel directly, with timeouts) and change every second as timeouts
-    /// run down; a reload is needed only when this part changes.
-    pub identity: String,
+    /// Byte ranges of `ruleset` holding the FQDN sets' elements (see [`Compiled::identity`]).
+    pub dynamic: Vec<std::ops::Range<usize>>,
     /// The FQDN sets (their element counts are not compared on read-back).
     pub timeout_sets: Vec<String>,
     pub ignored: Vec<Ignored>,
@@ -111,6 +109,22 @@ pub struct Compiled {
     pub warnings: Vec<Warning>,
     /// Every FQDN selector in use (the proxy fills their sets).
     pub selectors: Vec<FqdnSelector>,
+}
+
+impl Compiled {
+    /// The ruleset without the elements of the FQDN sets. Those follow DNS answers (the proxy
+    /// adds them to the kernel directly, with timeouts) and change every second as timeouts
+    /// run down; a reload is needed only when this part changes.
+    pub fn identity(&self) -> String {
+        let mut out = String::with_capacity(self.ruleset.len());
+        let mut at = 0;
+        for r in &self.dynamic {
+            out.push_str(&self.ruleset[at..r.start]);
+            at = r.end;
+        }
+        out.push_str(&self.ruleset[at..]);
+        out
+    }
 }
 
 /// A chain a map element can jump to: counts and accepts under `comment`, optionally only
@@ -139,6 +153,9 @@ impl Direction {
 }
 
 type MapKey = (Direction, Proto, Family);
+
+/// Adds the claims of one rule (addresses × ports, for a map) owned by a chain.
+type ClaimFn<'a> = dyn FnMut(MapKey, &[AddrRange], &[PortRange], usize) + 'a;
 
 pub fn compile(input: &Input) -> Result<Compiled, FirewallError> {
     let facts = Facts::from_firewall(input.firewall)?;
@@ -208,37 +225,48 @@ pub fn compile(input: &Input) -> Result<Compiled, FirewallError> {
             }
         }
     };
-    for p in &valid {
-        for proto in Proto::BOTH {
-            let rules: Vec<_> = p
-                .ingress
-                .iter()
-                .filter(|r| !r.ports.get(proto).is_empty())
-                .collect();
-            if rules.is_empty() {
-                continue;
-            }
-            let owner = chains.len();
-            chains.push(RuleChain {
-                comment: format!(
-                    "accept traffic for k8s network policy {} {}",
-                    p.name,
-                    proto.nft()
-                ),
-                sources: None,
-            });
-            for r in rules {
-                for family in Family::BOTH {
-                    claim(
-                        (Direction::Ingress, proto, family),
-                        &r.addrs,
-                        r.ports.get(proto),
-                        owner,
-                    );
+    let policy_chains = |direction: Direction, chains: &mut Vec<RuleChain>, claim: &mut ClaimFn| {
+        for p in &valid {
+            for proto in Proto::BOTH {
+                let rules = match direction {
+                    Direction::Ingress => &p.ingress,
+                    _ => &p.egress,
+                };
+                let rules: Vec<_> = rules
+                    .iter()
+                    .filter(|r| !r.ports.get(proto).is_empty())
+                    .collect();
+                if rules.is_empty() {
+                    continue;
+                }
+                let owner = chains.len();
+                // Upstream's comments: they key the statistics.
+                let comment = match direction {
+                    Direction::Ingress => format!(
+                        "accept traffic for k8s network policy {} {}",
+                        p.name,
+                        proto.nft()
+                    ),
+                    _ => format!("accept traffic for np {} {}", p.name, proto.nft()),
+                };
+                chains.push(RuleChain {
+                    comment,
+                    sources: None,
+                });
+                for r in rules {
+                    for family in Family::BOTH {
+                        claim(
+                            (direction, proto, family),
+                            &r.addrs,
+                            r.ports.get(proto),
+                            owner,
+                        );
+                    }
                 }
             }
         }
-    }
+    };
+    policy_chains(Direction::Ingress, &mut chains, &mut claim);
     let mut services: Vec<&Service> = input.services.iter().collect();
     services.sort_by(|a, b| {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
@@ -291,66 +319,68 @@ pub fn compile(input: &Input) -> Result<Compiled, FirewallError> {
             }
         }
     }
-    for p in &valid {
-        for proto in Proto::BOTH {
-            let rules: Vec<_> = p
-                .egress
-                .iter()
-                .filter(|r| !r.ports.get(proto).is_empty())
-                .collect();
-            if rules.is_empty() {
-                continue;
-            }
-            let owner = chains.len();
-            chains.push(RuleChain {
-                comment: format!("accept traffic for np {} {}", p.name, proto.nft()),
-                sources: None,
-            });
-            for r in rules {
-                for family in Family::BOTH {
-                    claim(
-                        (Direction::Egress, proto, family),
-                        &r.addrs,
-                        r.ports.get(proto),
-                        owner,
-                    );
-                }
-            }
-        }
-    }
-
+    policy_chains(Direction::Egress, &mut chains, &mut claim);
     let selectors = selectors_in_use(&valid);
-    let mut out = Render::default();
+    let mut out = Render {
+        text: String::with_capacity(64 * claims.values().map(Vec::len).sum::<usize>() + 64 * 1024),
+        dynamic: Vec::new(),
+    };
     out.header(&facts, &selectors, input);
     // Maps and the chains their pieces jump to.
     let mut combined: BTreeMap<Vec<u32>, usize> = BTreeMap::new();
-    let mut maps: Vec<(MapKey, Vec<String>)> = Vec::new();
+    let mut maps: Vec<MapKey> = Vec::new();
     for (key, claims) in &claims {
         let pieces = decompose(claims);
-        let mut elements = Vec::with_capacity(pieces.len());
-        for piece in pieces {
-            let target = if piece.owners.len() == 1 {
-                format!("r_{}", piece.owners[0])
-            } else {
-                let next = combined.len();
-                format!("m_{}", combined.entry(piece.owners.clone()).or_insert(next))
-            };
-            elements.push(format!("{} . {} : jump {target}", piece.addrs, piece.ports));
-        }
-        maps.push((*key, elements));
+        let elements: Vec<(AddrRange, PortRange, Target)> = pieces
+            .into_iter()
+            .map(|piece| {
+                let target = if piece.owners.len() == 1 {
+                    Target::Rule(piece.owners[0])
+                } else {
+                    let next = combined.len();
+                    Target::Combined(*combined.entry(piece.owners).or_insert(next))
+                };
+                (piece.addrs, piece.ports, target)
+            })
+            .collect();
+        let (direction, proto, family) = *key;
+        out.map(&map_name(direction, proto, family), family, &elements);
+        maps.push(*key);
     }
-    for ((direction, proto, family), elements) in &maps {
-        out.map(&map_name(*direction, *proto, *family), *family, elements);
+    // Source lists of more than one range become named sets, one per distinct list: the
+    // kernel binds every anonymous set by scanning the whole transaction, which made a few
+    // thousand Services cost seconds per apply.
+    let mut source_sets: BTreeMap<(Family, Vec<AddrRange>), String> = BTreeMap::new();
+    for chain in &chains {
+        for family in Family::BOTH {
+            let of: Vec<AddrRange> = chain
+                .sources
+                .iter()
+                .flatten()
+                .filter(|s| s.family == family)
+                .copied()
+                .collect();
+            if of.len() > 1 {
+                let next = format!("src_{}", source_sets.len());
+                source_sets.entry((family, of)).or_insert(next);
+            }
+        }
+    }
+    let mut named: Vec<(&String, &(Family, Vec<AddrRange>))> =
+        source_sets.iter().map(|(k, v)| (v, k)).collect();
+    named.sort_by_key(|(name, _)| name[4..].parse::<usize>().unwrap_or(0));
+    for (name, (family, ranges)) in named {
+        out.interval_set(name, *family, ranges);
     }
     for (i, chain) in chains.iter().enumerate() {
-        out.rule_chain(i, chain, facts.log_accepted);
+        out.rule_chain(i, chain, facts.log_accepted, &source_sets);
     }
     let mut combined: Vec<(usize, Vec<u32>)> = combined.into_iter().map(|(o, i)| (i, o)).collect();
     combined.sort();
     for (i, owners) in combined {
-        out.line(&format!("\tchain m_{i} {{"));
+        out.linef(format_args!("\tchain m_{i} {{"));
         for o in owners {
-            out.line(&format!("\t\tjump r_{o}"));
+            out.linef(format_args!("\t\tjump r_{o}"));
         }
         out.line("\t}");
     }
@@ -371,13 +401,29 @@ pub fn compile(input: &Input) -> Result<Compiled, FirewallError> {
         .collect();
     Ok(Compiled {
         ruleset: out.text,
-        identity: out.identity,
+        dynamic: out.dynamic,
         timeout_sets,
         ignored,
         deployed,
         warnings,
         selectors,
     })
+}
+
+/// Where a map element jumps: one rule's chain, or a chain trying several in order.
+#[derive(Clone, Copy)]
+enum Target {
+    Rule(u32),
+    Combined(usize),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Rule(i) => write!(f, "r_{i}"),
+            Target::Combined(i) => write!(f, "m_{i}"),
+        }
+    }
 }
 
 fn map_name(direction: Direction, proto: Proto, family: Family) -> String {
@@ -405,36 +451,43 @@ fn quoted_ifaces(vrf: i64) -> String {
 #[derive(Default)]
 struct Render {
     text: String,
-    /// The text without the DNS proxy's set elements (see [`Compiled::identity`]).
-    identity: String,
+    /// Byte ranges of the DNS proxy's set elements in `text` (left out of the identity).
+    dynamic: Vec<std::ops::Range<usize>>,
 }
 
 impl Render {
     fn line(&mut self, line: &str) {
-        self.dynamic_line(line);
-        self.identity.push_str(line);
-        self.identity.push('\n');
-    }
-
-    fn dynamic_line(&mut self, line: &str) {
         self.text.push_str(line);
         self.text.push('\n');
     }
 
+    /// A formatted line, written in place (no String per line: rulesets have 100 000s).
+    fn linef(&mut self, args: std::fmt::Arguments) {
+        use std::fmt::Write as _;
+        let _ = self.text.write_fmt(args);
+        self.text.push('\n');
+    }
+
+    fn dynamic_line(&mut self, line: &str) {
+        let start = self.text.len();
+        self.line(line);
+        self.dynamic.push(start..self.text.len());
+    }
+
     fn interval_set(&mut self, name: &str, family: Family, elements: &[AddrRange]) {
-        self.line(&format!("\tset {name} {{"));
-        self.line(&format!("\t\ttype {}", family.addr_type()));
+        self.linef(format_args!("\tset {name} {{"));
+        self.linef(format_args!("\t\ttype {}", family.addr_type()));
         self.line("\t\tflags interval");
         self.line("\t\tauto-merge");
         let elements: Vec<&AddrRange> = elements.iter().filter(|e| e.family == family).collect();
         if !elements.is_empty() {
-            self.line(&format!("\t\telements = {}", nft_set(&elements)));
+            self.linef(format_args!("\t\telements = {}", nft_set(&elements)));
         }
         self.line("\t}");
     }
 
     fn header(&mut self, facts: &Facts, selectors: &[FqdnSelector], input: &Input) {
-        self.line(&format!("table inet {TABLE} {{"));
+        self.linef(format_args!("table inet {TABLE} {{"));
         self.interval_set("internal_prefixes", Family::V4, &facts.internal_prefixes);
         self.interval_set("internal_prefixes_v6", Family::V6, &facts.internal_prefixes);
         let cluster_v4 = [AddrRange::from_net(
@@ -452,8 +505,8 @@ impl Render {
                 .unwrap_or_default();
             for family in Family::BOTH {
                 let name = (input.set_name)(key, family);
-                self.line(&format!("\tset {name} {{"));
-                self.line(&format!("\t\ttype {}", family.addr_type()));
+                self.linef(format_args!("\tset {name} {{"));
+                self.linef(format_args!("\t\ttype {}", family.addr_type()));
                 self.line("\t\tflags timeout");
                 let elements: Vec<String> = input
                     .dns
@@ -470,23 +523,23 @@ impl Render {
             }
         }
         for counter in COUNTERS {
-            self.line(&format!("\tcounter {counter} {{"));
+            self.linef(format_args!("\tcounter {counter} {{"));
             self.line("\t}");
         }
     }
 
-    fn map(&mut self, name: &str, family: Family, elements: &[String]) {
-        self.line(&format!("\tmap {name} {{"));
-        self.line(&format!(
+    fn map(&mut self, name: &str, family: Family, elements: &[(AddrRange, PortRange, Target)]) {
+        self.linef(format_args!("\tmap {name} {{"));
+        self.linef(format_args!(
             "\t\ttype {} . inet_service : verdict",
             family.addr_type()
         ));
         self.line("\t\tflags interval");
         self.line("\t\telements = {");
         let last = elements.len().saturating_sub(1);
-        for (i, e) in elements.iter().enumerate() {
+        for (i, (addrs, ports, target)) in elements.iter().enumerate() {
             let sep = if i == last { "" } else { "," };
-            self.line(&format!("\t\t\t{e}{sep}"));
+            self.linef(format_args!("\t\t\t{addrs} . {ports} : jump {target}{sep}"));
         }
         self.line("\t\t}");
         self.line("\t}");
@@ -494,26 +547,37 @@ impl Render {
 
     fn accept(&mut self, prefix: &str, comment: &str, log: bool) {
         if log {
-            self.line(&format!(
+            self.linef(format_args!(
                 "{prefix}limit rate 10/second log prefix \"{ACCEPT_PREFIX}\""
             ));
         }
-        self.line(&format!("{prefix}counter accept comment \"{comment}\""));
+        self.linef(format_args!("{prefix}counter accept comment \"{comment}\""));
     }
 
-    fn rule_chain(&mut self, index: usize, chain: &RuleChain, log: bool) {
-        self.line(&format!("\tchain r_{index} {{"));
+    fn rule_chain(
+        &mut self,
+        index: usize,
+        chain: &RuleChain,
+        log: bool,
+        source_sets: &BTreeMap<(Family, Vec<AddrRange>), String>,
+    ) {
+        self.linef(format_args!("\tchain r_{index} {{"));
         match &chain.sources {
             None => self.accept("\t\t", &chain.comment, log),
             Some(sources) => {
                 for family in Family::BOTH {
-                    let of: Vec<&AddrRange> =
-                        sources.iter().filter(|s| s.family == family).collect();
-                    if of.is_empty() {
-                        continue;
-                    }
+                    let of: Vec<AddrRange> = sources
+                        .iter()
+                        .filter(|s| s.family == family)
+                        .copied()
+                        .collect();
+                    let matched = match of.as_slice() {
+                        [] => continue,
+                        [one] => one.to_string(),
+                        _ => format!("@{}", source_sets[&(family, of)]),
+                    };
                     self.accept(
-                        &format!("\t\t{} saddr {} ", family.nft(), nft_set(&of)),
+                        &format!("\t\t{} saddr {matched} ", family.nft()),
                         &chain.comment,
                         log,
                     );
@@ -523,13 +587,7 @@ impl Render {
         self.line("\t}");
     }
 
-    fn forward(
-        &mut self,
-        facts: &Facts,
-        maps: &[(MapKey, Vec<String>)],
-        valid: &[ValidPolicy],
-        input: &Input,
-    ) {
+    fn forward(&mut self, facts: &Facts, maps: &[MapKey], valid: &[ValidPolicy], input: &Input) {
         let ifaces = quoted_ifaces(facts.primary_vrf);
         self.line("\tchain forward {");
         self.line("\t\ttype filter hook forward priority 1; policy drop;");
@@ -541,21 +599,21 @@ impl Render {
                     Family::V6 => "internal_prefixes_v6",
                 },
             );
-            self.line(&format!(
+            self.linef(format_args!(
                 "\t\toifname {ifaces} {f} saddr != @{set} counter name external_in"
             ));
-            self.line(&format!(
+            self.linef(format_args!(
                 "\t\tiifname {ifaces} {f} daddr != @{set} counter name external_out"
             ));
-            self.line(&format!(
+            self.linef(format_args!(
                 "\t\toifname {ifaces} {f} saddr @{set} counter name internal_in"
             ));
-            self.line(&format!(
+            self.linef(format_args!(
                 "\t\tiifname {ifaces} {f} daddr @{set} counter name internal_out"
             ));
         }
         for limit in &facts.rate_limits {
-            self.line(&format!(
+            self.linef(format_args!(
                 "\t\tmeta iifname \"vrf{}\" limit rate over {} mbytes/second counter name drop_ratelimit drop",
                 limit.vrf, limit.mbytes_per_second
             ));
@@ -564,9 +622,9 @@ impl Render {
         self.line("\t\tct state invalid counter drop");
         self.line("\t\ticmp type echo-request limit rate over 10/second burst 4 packets counter drop comment \"drop ping floods\"");
         self.line("\t\ticmpv6 type echo-request limit rate over 10/second burst 4 packets counter drop comment \"drop ping floods\"");
-        self.line(&format!("\t\ticmp type {{ destination-unreachable, router-solicitation, router-advertisement, time-exceeded, parameter-problem }} log prefix \"{ACCEPT_PREFIX}\" counter accept comment \"accept icmp\""));
-        self.line(&format!("\t\ticmpv6 type {{ destination-unreachable, packet-too-big, time-exceeded, parameter-problem }} log prefix \"{ACCEPT_PREFIX}\" counter accept comment \"accept icmpv6\""));
-        for ((direction, proto, family), _) in maps {
+        self.linef(format_args!("\t\ticmp type {{ destination-unreachable, router-solicitation, router-advertisement, time-exceeded, parameter-problem }} log prefix \"{ACCEPT_PREFIX}\" counter accept comment \"accept icmp\""));
+        self.linef(format_args!("\t\ticmpv6 type {{ destination-unreachable, packet-too-big, time-exceeded, parameter-problem }} log prefix \"{ACCEPT_PREFIX}\" counter accept comment \"accept icmpv6\""));
+        for (direction, proto, family) in maps {
             let (f, p) = (family.nft(), proto.nft());
             let name = map_name(*direction, *proto, *family);
             let rule = match direction {
@@ -584,7 +642,7 @@ impl Render {
                     format!("{f} saddr @{cluster} {f} daddr . {p} dport vmap @{name}")
                 }
             };
-            self.line(&format!("\t\tmeta l4proto {p} {rule}"));
+            self.linef(format_args!("\t\tmeta l4proto {p} {rule}"));
         }
         for p in valid {
             for rule in &p.fqdn {
@@ -623,7 +681,7 @@ impl Render {
                 Family::V6 => ("ip6", "cluster_prefixes_v6"),
             };
             for proto in Proto::BOTH {
-                self.line(&format!(
+                self.linef(format_args!(
                     "\t\t{f} saddr @{cluster} {f} daddr {proxy} {} dport 53 counter accept comment \"accept dns proxy {}\"",
                     proto.nft(),
                     proto.nft()
@@ -631,7 +689,7 @@ impl Render {
             }
         }
         self.line("\t\tcounter comment \"count and log dropped packets\"");
-        self.line(&format!(
+        self.linef(format_args!(
             "\t\tlimit rate 10/second counter name drop_total log prefix \"{DROP_PREFIX}\""
         ));
         self.line("\t}");
@@ -656,7 +714,7 @@ impl Render {
             if dns_proxy.is_some() {
                 for proto in Proto::BOTH {
                     let p = proto.nft();
-                    self.line(&format!(
+                    self.linef(format_args!(
                         "\t\t{f} saddr {} {p} dport 53 accept comment \"escape snat for dns proxy {p}\"",
                         nft_set(&sources)
                     ));
@@ -684,7 +742,7 @@ impl Render {
                         )
                     }
                 };
-                self.line(&format!(
+                self.linef(format_args!(
                     "\t\toifname \"vlan{}\" {f} saddr {} counter snat {f} to {target} random comment \"snat for {}\"",
                     snat.vrf,
                     nft_set(&sources),

@@ -32,9 +32,73 @@ pub struct Piece {
 type PortLayout = Vec<(PortRange, Vec<u32>)>;
 
 /// Disjoint pieces covering exactly the union of `claims` (all of one family), sorted by
-/// address then port. Neighbouring address ranges with identical port layouts are joined so
-/// that the element count stays close to the input's.
+/// address then port.
+///
+/// Claims are first grouped into clusters that can overlap at all: claims whose port ranges
+/// overlap (transitively), then within those, whose address ranges overlap. Claims of
+/// different clusters never intersect, so each cluster is cut on its own; cutting everything
+/// together would split a wide CIDR at every boundary of unrelated narrow ones on other ports
+/// and multiply the element count.
 pub fn decompose(claims: &[Claim]) -> Vec<Piece> {
+    let mut claims = claims.to_vec();
+    let mut pieces = Vec::with_capacity(claims.len());
+    claims.sort_unstable_by_key(|c| (c.ports.lo, c.ports.hi));
+    for ports in groups(&mut claims, |c| (c.ports.lo as u128, c.ports.hi as u128)) {
+        ports.sort_unstable_by_key(|c| (c.addrs.lo, c.addrs.hi));
+        for cluster in groups(ports, |c| (c.addrs.lo, c.addrs.hi)) {
+            if let [one] = cluster {
+                // Most clusters are one claim: nothing to cut.
+                pieces.push(Piece {
+                    addrs: one.addrs,
+                    ports: one.ports,
+                    owners: vec![one.owner],
+                });
+            } else {
+                pieces.extend(cut(cluster));
+            }
+        }
+    }
+    pieces.sort_unstable_by_key(|p| (p.addrs, p.ports));
+    pieces
+}
+
+/// Splits `claims`, sorted by the start of `range`, into runs whose ranges overlap
+/// transitively.
+fn groups(claims: &mut [Claim], range: impl Fn(&Claim) -> (u128, u128)) -> Vec<&mut [Claim]> {
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    let mut reach: Option<u128> = None;
+    for (i, c) in claims.iter().enumerate() {
+        let (lo, hi) = range(c);
+        match reach {
+            Some(r) if lo <= r => reach = Some(r.max(hi)),
+            _ => {
+                if i > 0 {
+                    bounds.push(start..i);
+                }
+                start = i;
+                reach = Some(hi);
+            }
+        }
+    }
+    if !claims.is_empty() {
+        bounds.push(start..claims.len());
+    }
+    let mut out = Vec::with_capacity(bounds.len());
+    let mut rest = claims;
+    let mut taken = 0;
+    for b in bounds {
+        let (group, tail) = rest.split_at_mut(b.end - taken);
+        taken = b.end;
+        rest = tail;
+        out.push(group);
+    }
+    out
+}
+
+/// [`decompose`] for one cluster: a sweep over the address breakpoints; neighbouring address
+/// ranges with identical port layouts are joined.
+fn cut(claims: &[Claim]) -> Vec<Piece> {
     if claims.is_empty() {
         return Vec::new();
     }

@@ -40,7 +40,11 @@ impl Monitor {
 
     async fn round(&self) {
         let mut stats = FirewallStats::default();
+        // A dry run applies nothing, so there are no counters to read (and often no right
+        // to read them).
+        let dry_run = self.apply.read().dry_run;
         match self.nft.list_ruleset_json().await {
+            Err(_) if dry_run => {}
             Ok(json) => {
                 stats = stats::from_ruleset(&json);
                 self.export(&json, &stats);
