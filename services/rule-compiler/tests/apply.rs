@@ -28,6 +28,7 @@ fn wanted(policy_name: &str) -> Wanted {
         identity: c.identity(),
         ruleset: c.ruleset,
         timeout_sets: c.timeout_sets,
+        dry_run: false,
     }
 }
 
@@ -168,4 +169,39 @@ async fn dry_run_checks_but_never_touches_the_kernel() {
             != Some(0)
     );
     assert!(state.read().applied.as_deref().unwrap().contains("np dry"));
+}
+
+/// The Firewall's `spec.dryRun` makes one apply a dry run without `--dry-run`.
+#[actix::test]
+async fn a_dry_run_firewall_is_rendered_not_applied() {
+    if !NetNs::available() {
+        return;
+    }
+    let ns = NetNs::new("rc-specdry");
+    let state = Arc::new(RwLock::new(ApplyState::default()));
+    let metrics = Metrics::new(&mut prometheus_client::registry::Registry::default());
+    let actor = RulesetActor::new(
+        Nft::with_prefix(ns.prefix(), "nft"),
+        false,
+        None,
+        (Duration::from_millis(100), Duration::from_secs(1)),
+        metrics,
+        state.clone(),
+    )
+    .start();
+    let mut dry = wanted("spec-dry");
+    dry.dry_run = true;
+    assert_eq!(actor.send(Apply(dry)).await.unwrap(), Ok(Applied::Rendered));
+    assert!(
+        ns.exec(&["nft", "list", "table", "inet", "firewall"])
+            .status
+            .code()
+            != Some(0)
+    );
+    // The same ruleset without the dry run is applied, not "unchanged".
+    assert_eq!(
+        actor.send(Apply(wanted("spec-dry"))).await.unwrap(),
+        Ok(Applied::Applied)
+    );
+    assert!(!state.read().dry_run);
 }

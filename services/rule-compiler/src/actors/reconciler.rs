@@ -204,10 +204,18 @@ impl Reconciler {
             identity: identity.clone(),
             error: None,
         };
+        let dry_run = self
+            .inputs
+            .read()
+            .firewall
+            .as_ref()
+            .and_then(|f| f.spec.dry_run)
+            .unwrap_or(false);
         let wanted = Wanted {
             ruleset: compiled.ruleset.clone(),
             identity,
             timeout_sets: compiled.timeout_sets.clone(),
+            dry_run,
         };
         ctx.spawn(
             self.ruleset.send(Apply(wanted)).into_actor(self).map(

@@ -25,6 +25,8 @@ pub struct Wanted {
     /// Identity for "unchanged" (the ruleset without DNS set elements).
     pub identity: String,
     pub timeout_sets: Vec<String>,
+    /// Render and check only, this time (the Firewall's `spec.dryRun`); `--dry-run` always.
+    pub dry_run: bool,
 }
 
 /// What the kernel holds and how the last attempts went, for REST and status.
@@ -181,18 +183,20 @@ impl Handler<Apply> for RulesetActor {
         if let Some(handle) = self.retry.take() {
             ctx.cancel_future(handle);
         }
+        let dry_run = self.dry_run || wanted.dry_run;
         let unchanged = self
             .applied
             .as_ref()
-            .is_some_and(|a| a.identity == wanted.identity)
+            .is_some_and(|a| a.identity == wanted.identity && a.dry_run == wanted.dry_run)
             && self.state.read().last_error.is_none();
         if unchanged {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(Applied::Unchanged))));
         }
         let started = Instant::now();
+        self.state.write().dry_run = dry_run;
         let work = apply_once(
             self.nft.clone(),
-            self.dry_run,
+            dry_run,
             wanted.clone(),
             self.applied.clone(),
             self.rule_file.clone(),
