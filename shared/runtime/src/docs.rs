@@ -52,3 +52,33 @@ pub fn assert_openapi_committed(
         path.display()
     );
 }
+
+/// Every operation of `doc` as `METHOD /path`, sorted: what a contract test compares with the
+/// list an issue fixes.
+pub fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<String> {
+    let doc = serde_json::to_value(doc).expect("OpenAPI as JSON");
+    let mut ops: Vec<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(method, _)| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    ops.sort();
+    ops
+}
+
+/// The property names of component schema `schema`, sorted.
+pub fn schema_fields(doc: &utoipa::openapi::OpenApi, schema: &str) -> Vec<String> {
+    let doc = serde_json::to_value(doc).expect("OpenAPI as JSON");
+    let mut fields: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    fields.sort();
+    fields
+}
