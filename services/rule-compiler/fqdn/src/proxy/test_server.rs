@@ -20,7 +20,6 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
 pub(super) struct TestServer {
@@ -126,9 +125,10 @@ fn respond(query: &Message, tcp: bool) -> Option<Message> {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // The proxy's own binding: UDP and TCP on one free port, retried when another
+        // process holds the TCP side of the port UDP got.
+        let (udp, tcp) = super::serve::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).await.unwrap();
         let sent = Arc::new(Mutex::new(HashMap::new()));
         let udp_queries = Arc::new(AtomicUsize::new(0));
         let tcp_queries = Arc::new(AtomicUsize::new(0));
