@@ -127,7 +127,9 @@ impl TestServer {
     pub async fn start() -> TestServer {
         // The proxy's own binding: UDP and TCP on one free port, retried when another
         // process holds the TCP side of the port UDP got.
-        let (udp, tcp) = super::serve::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (udp, tcp) = super::serve::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         let addr = udp.local_addr().unwrap();
         let sent = Arc::new(Mutex::new(HashMap::new()));
         let udp_queries = Arc::new(AtomicUsize::new(0));
