@@ -27,7 +27,6 @@ fn wanted(policy_name: &str) -> Wanted {
     Wanted {
         identity: c.identity(),
         ruleset: c.ruleset,
-        timeout_sets: c.timeout_sets,
         dry_run: false,
     }
 }

@@ -69,6 +69,42 @@ pub struct LastCompile {
     pub error: Option<String>,
 }
 
+/// One compile's inputs, owned (see [`Reconciler::snapshot`]).
+struct CompileJob {
+    firewall: Firewall,
+    policies: Vec<PolicyInput>,
+    services: Vec<Service>,
+    dns: Option<Arc<dyn Dns>>,
+    set_name: SetNamer,
+    policy_namespace: String,
+    dry_run: bool,
+}
+
+impl CompileJob {
+    fn run(self) -> Result<Compiled, String> {
+        let proxy = self.dns.as_ref().and_then(|d| d.proxy());
+        let run = |dns: &DnsSnapshot| {
+            compile(&Input {
+                firewall: &self.firewall,
+                policies: &self.policies,
+                services: &self.services,
+                dns,
+                set_name: self.set_name,
+                policy_namespace: &self.policy_namespace,
+                dns_proxy: proxy,
+            })
+            .map_err(|e| e.to_string())
+        };
+        // The selectors in use are known after compiling; with FQDN rules the set elements
+        // are then filled in by a second compile.
+        let first = run(&DnsSnapshot::new())?;
+        match &self.dns {
+            Some(dns) if !first.selectors.is_empty() => run(&dns.snapshot(&first.selectors)),
+            _ => Ok(first),
+        }
+    }
+}
+
 pub struct Reconciler {
     pub inputs: Arc<RwLock<Inputs>>,
     pub ruleset: Addr<RulesetActor>,
@@ -114,11 +150,12 @@ impl Reconciler {
         }
     }
 
-    /// Compiles the current inputs; `None` while there is no Firewall yet.
-    fn compile(&self) -> Option<Result<Compiled, String>> {
+    /// What a compile needs, copied out of the inputs so it can run off the actor's thread;
+    /// `None` while there is no Firewall yet.
+    fn snapshot(&self) -> Option<CompileJob> {
         let inputs = self.inputs.read();
-        let firewall = inputs.firewall.as_ref()?;
-        let policies: Vec<PolicyInput> = inputs
+        let firewall = inputs.firewall.clone()?;
+        let policies = inputs
             .policies
             .values()
             .map(|p| PolicyInput {
@@ -127,32 +164,15 @@ impl Reconciler {
                 spec: Ok(p.spec.clone()),
             })
             .collect();
-        let services: Vec<Service> = inputs.services.values().cloned().collect();
-        let proxy = self.dns.as_ref().and_then(|d| d.proxy());
-        let run = |dns: &DnsSnapshot| {
-            compile(&Input {
-                firewall,
-                policies: &policies,
-                services: &services,
-                dns,
-                set_name: self.set_name,
-                policy_namespace: &self.policy_namespace,
-                dns_proxy: proxy,
-            })
-        };
-        // The selectors in use are known after compiling; with FQDN rules the set elements
-        // are then filled in by a second compile.
-        let first = match run(&DnsSnapshot::new()) {
-            Ok(c) => c,
-            Err(e) => return Some(Err(e.to_string())),
-        };
-        let compiled = match &self.dns {
-            Some(dns) if !first.selectors.is_empty() => {
-                run(&dns.snapshot(&first.selectors)).map_err(|e| e.to_string())
-            }
-            _ => Ok(first),
-        };
-        Some(compiled)
+        Some(CompileJob {
+            dry_run: firewall.spec.dry_run.unwrap_or(false),
+            firewall,
+            policies,
+            services: inputs.services.values().cloned().collect(),
+            dns: self.dns.clone(),
+            set_name: self.set_name,
+            policy_namespace: self.policy_namespace.clone(),
+        })
     }
 
     fn interval_of(&self) -> Duration {
@@ -183,10 +203,22 @@ impl Reconciler {
     fn reconcile(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!("reconcile");
         self.keep_interval(ctx);
-        let Some(result) = self.compile() else {
+        let Some(job) = self.snapshot() else {
             self.last.write().error = Some("no Firewall object yet".into());
             return;
         };
+        let dry_run = job.dry_run;
+        // Tens of milliseconds for 10 000 policies: on a blocking thread, not the actor's.
+        // `wait` keeps the mailbox closed meanwhile, so compiles (and applies) stay in order.
+        let work = tokio::task::spawn_blocking(move || job.run());
+        ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
+            let result = result.unwrap_or_else(|e| Err(format!("compile task failed: {e}")));
+            act.apply(result, dry_run, ctx);
+        }));
+    }
+
+    /// Hands a compiled ruleset to the ruleset actor and reports once it is applied.
+    fn apply(&mut self, result: Result<Compiled, String>, dry_run: bool, ctx: &mut Context<Self>) {
         let compiled = match result {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -204,17 +236,9 @@ impl Reconciler {
             identity: identity.clone(),
             error: None,
         };
-        let dry_run = self
-            .inputs
-            .read()
-            .firewall
-            .as_ref()
-            .and_then(|f| f.spec.dry_run)
-            .unwrap_or(false);
         let wanted = Wanted {
             ruleset: compiled.ruleset.clone(),
             identity,
-            timeout_sets: compiled.timeout_sets.clone(),
             dry_run,
         };
         ctx.spawn(

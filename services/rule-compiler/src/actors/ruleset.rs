@@ -24,7 +24,6 @@ pub struct Wanted {
     pub ruleset: String,
     /// Identity for "unchanged" (the ruleset without DNS set elements).
     pub identity: String,
-    pub timeout_sets: Vec<String>,
     /// Render and check only, this time (the Firewall's `spec.dryRun`); `--dry-run` always.
     pub dry_run: bool,
 }

@@ -102,8 +102,6 @@ pub struct Compiled {
     pub ruleset: String,
     /// Byte ranges of `ruleset` holding the FQDN sets' elements (see [`Compiled::identity`]).
     pub dynamic: Vec<std::ops::Range<usize>>,
-    /// The FQDN sets (their element counts are not compared on read-back).
-    pub timeout_sets: Vec<String>,
     pub ignored: Vec<Ignored>,
     pub deployed: Vec<Deployed>,
     pub warnings: Vec<Warning>,
@@ -388,21 +386,9 @@ pub fn compile(input: &Input) -> Result<Compiled, FirewallError> {
     out.postrouting(&facts, input.dns_proxy);
     out.line("}");
 
-    let timeout_sets = selectors
-        .iter()
-        .flat_map(|s| {
-            let key = s
-                .match_name
-                .as_deref()
-                .or(s.match_pattern.as_deref())
-                .unwrap_or_default();
-            Family::BOTH.map(|f| (input.set_name)(key, f))
-        })
-        .collect();
     Ok(Compiled {
         ruleset: out.text,
         dynamic: out.dynamic,
-        timeout_sets,
         ignored,
         deployed,
         warnings,

@@ -5,73 +5,37 @@
 //! holds something else than the compiler produced (another writer, a partial load) and the
 //! apply counts as failed.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-/// What a table consists of, comparable between our text and the kernel's JSON.
+/// The names a table consists of, comparable between our text and the kernel's listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Shape {
-    /// chain → number of rules.
-    pub chains: BTreeMap<String, usize>,
-    /// set or map → number of elements.
-    pub sets: BTreeMap<String, usize>,
-    pub counters: Vec<String>,
+    pub chains: BTreeSet<String>,
+    /// Sets and maps.
+    pub sets: BTreeSet<String>,
 }
 
 impl Shape {
-    /// The shape of a ruleset as the compiler renders it (one statement per line, elements
-    /// one per line in maps or inline in sets).
+    /// The shape of a ruleset as the compiler renders it (declarations one per line).
     pub fn of_text(ruleset: &str) -> Self {
         let mut shape = Shape::default();
-        let mut chain: Option<String> = None;
-        let mut set: Option<String> = None;
-        let mut in_elements = false;
         for line in ruleset.lines().map(str::trim) {
+            let name = |rest: &str| rest.trim_end_matches(" {").to_string();
             if let Some(rest) = line.strip_prefix("chain ") {
-                let name = rest.trim_end_matches(" {").to_string();
-                shape.chains.insert(name.clone(), 0);
-                chain = Some(name);
+                shape.chains.insert(name(rest));
             } else if let Some(rest) = line
                 .strip_prefix("set ")
                 .or_else(|| line.strip_prefix("map "))
             {
-                let name = rest.trim_end_matches(" {").to_string();
-                shape.sets.insert(name.clone(), 0);
-                set = Some(name);
-            } else if let Some(rest) = line
-                .strip_prefix("counter ")
-                .filter(|_| chain.is_none() && set.is_none())
-            {
-                shape.counters.push(rest.trim_end_matches(" {").to_string());
-            } else if line == "}" {
-                if in_elements {
-                    in_elements = false;
-                } else {
-                    chain = None;
-                    set = None;
-                }
-            } else if let Some(name) = &set {
-                if line == "elements = {" {
-                    in_elements = true;
-                } else if in_elements {
-                    *shape.sets.get_mut(name).expect("set seen") += 1;
-                } else if let Some(inline) = line.strip_prefix("elements = {") {
-                    let inner = inline.trim_end_matches('}').trim();
-                    *shape.sets.get_mut(name).expect("set seen") += top_level_items(inner);
-                }
-            } else if let Some(name) = &chain
-                && !line.starts_with("type ")
-                && !line.is_empty()
-            {
-                *shape.chains.get_mut(name).expect("chain seen") += 1;
+                shape.sets.insert(name(rest));
             }
         }
-        shape.counters.sort();
         shape
     }
 
-    /// The shape of table `table` in `nft -j list` output.
+    /// The shape of table `inet <table>` in `nft -j list` output.
     pub fn of_json(json: &Value, table: &str) -> Self {
         let mut shape = Shape::default();
         let items = json["nftables"]
@@ -79,68 +43,64 @@ impl Shape {
             .map(Vec::as_slice)
             .unwrap_or_default();
         let ours = |o: &Value| o["family"] == "inet" && o["table"] == table;
+        let name = |o: &Value| o["name"].as_str().unwrap_or_default().to_string();
         for item in items {
             if let Some(c) = item.get("chain").filter(|c| ours(c)) {
-                shape
-                    .chains
-                    .entry(c["name"].as_str().unwrap_or_default().to_string())
-                    .or_insert(0);
-            } else if let Some(r) = item.get("rule").filter(|r| ours(r)) {
-                *shape
-                    .chains
-                    .entry(r["chain"].as_str().unwrap_or_default().to_string())
-                    .or_insert(0) += 1;
+                shape.chains.insert(name(c));
             } else if let Some(s) = item
                 .get("set")
                 .or_else(|| item.get("map"))
                 .filter(|s| ours(s))
             {
-                let n = s["elem"].as_array().map_or(0, Vec::len);
-                shape
-                    .sets
-                    .insert(s["name"].as_str().unwrap_or_default().to_string(), n);
-            } else if let Some(c) = item.get("counter").filter(|c| ours(c)) {
-                shape
-                    .counters
-                    .push(c["name"].as_str().unwrap_or_default().to_string());
+                shape.sets.insert(name(s));
             }
         }
-        shape.counters.sort();
         shape
     }
 
-    /// The differences, for the error message; empty when equal. Only names are compared
-    /// (the kernel's side is listed by name).
+    /// The differences, for the error message; empty when equal.
     pub fn differences(&self, kernel: &Shape) -> Vec<String> {
         let mut out = Vec::new();
-        if !self.chains.keys().eq(kernel.chains.keys()) {
-            let want: Vec<&String> = self.chains.keys().collect();
-            let have: Vec<&String> = kernel.chains.keys().collect();
-            out.push(format!("chains: want {want:?}, kernel has {have:?}"));
+        if self.chains != kernel.chains {
+            out.push(format!(
+                "chains: want {:?}, kernel has {:?}",
+                self.chains, kernel.chains
+            ));
         }
-        if !self.sets.keys().eq(kernel.sets.keys()) {
-            let want: Vec<&String> = self.sets.keys().collect();
-            let have: Vec<&String> = kernel.sets.keys().collect();
-            out.push(format!("sets: want {want:?}, kernel has {have:?}"));
+        if self.sets != kernel.sets {
+            out.push(format!(
+                "sets: want {:?}, kernel has {:?}",
+                self.sets, kernel.sets
+            ));
         }
         out
     }
 }
 
-/// Number of comma-separated items at brace depth 0.
-fn top_level_items(text: &str) -> usize {
-    if text.is_empty() {
-        return 0;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_and_kernel_listing_compare_by_name() {
+        let text = "table inet firewall {\n\tset cluster_prefixes {\n\t\ttype ipv4_addr\n\t}\n\tmap egress_tcp_v4 {\n\t}\n\tchain r_0 {\n\t\tcounter accept\n\t}\n\tchain forward {\n\t}\n}\n";
+        let kernel = json!({"nftables": [
+            {"chain": {"family": "inet", "table": "firewall", "name": "forward"}},
+            {"chain": {"family": "inet", "table": "firewall", "name": "r_0"}},
+            {"chain": {"family": "inet", "table": "metal", "name": "input"}},
+            {"set": {"family": "inet", "table": "firewall", "name": "cluster_prefixes"}},
+            {"map": {"family": "inet", "table": "firewall", "name": "egress_tcp_v4"}}
+        ]});
+        let want = Shape::of_text(text);
+        assert!(
+            want.differences(&Shape::of_json(&kernel, "firewall"))
+                .is_empty()
+        );
+        let mut partial = kernel.clone();
+        partial["nftables"].as_array_mut().unwrap().remove(1);
+        let diff = want.differences(&Shape::of_json(&partial, "firewall"));
+        assert_eq!(diff.len(), 1);
+        assert!(diff[0].starts_with("chains:"), "{diff:?}");
     }
-    let mut depth = 0i32;
-    let mut n = 1;
-    for c in text.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => n += 1,
-            _ => {}
-        }
-    }
-    n
 }
