@@ -17,6 +17,12 @@ defaults and with every option (inline Firewall, seed kubeconfig Secret, dry run
 file, IDS): the DaemonSet in the host network with NET_ADMIN only, probes, the flags following
 the values, the exact RBAC rules per Role, the CWNP CRD in crds/, and the `fail` messages.
 
+volume-manager (the csi-driver-lvm replacement, `volumeManager.enabled`) is rendered with its
+defaults and custom values: the node-local DaemonSet (the plugin's exact CLI, the five CSI
+sidecars without csi-attacher, host paths and mount propagation), the CSIDriver, the
+StorageClasses and their parameters, the VolumeSnapshotClass (checked by hand: no schema for
+that CRD in kubernetes-validate), the exact RBAC and the `fail` messages.
+
 The `lookup` path (generated HMAC keys kept across upgrades) is exercised too: a tiny fake
 Kubernetes API server on 127.0.0.1 serves discovery and one existing Secret, and the chart is
 rendered cluster-aware against it (helm_python.Config.render).
@@ -428,10 +434,10 @@ def check_disabled(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) 
         all(not v.strip() for v in rendered.values()),
         "metalApi.enabled=false renders no NOTES either",
     )
-    # ruleCompiler has templates now (checked in its own sections).
+    # ruleCompiler and volumeManager have templates now (checked in their own sections).
     placeholders = {
         s: {"enabled": True}
-        for s in ["volumeManager", "machineLifecycle", "gardenerWebhooks"]
+        for s in ["machineLifecycle", "gardenerWebhooks"]
     }
     docs = docs_of(render(chart, placeholders))
     validate(docs, "all placeholder switches on", kv[-1:])
@@ -1360,6 +1366,497 @@ def check_rc_docs() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# volume-manager (replaces csi-driver-lvm)
+
+VM_NAME = f"{RELEASE}-metal-mesh-volume-manager"
+VM_CAP_ROLE = f"{VM_NAME}-capacity"
+VM_DRIVER = "lvm.csi.metal-stack.io"
+VM_SIDECAR_IMAGES = {
+    "csi-provisioner": "registry.k8s.io/sig-storage/csi-provisioner:v6.3.0",
+    "csi-resizer": "registry.k8s.io/sig-storage/csi-resizer:v2.2.1",
+    "csi-snapshotter": "registry.k8s.io/sig-storage/csi-snapshotter:v8.4.0",
+    "node-driver-registrar": "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.17.0",
+    "livenessprobe": "registry.k8s.io/sig-storage/livenessprobe:v2.19.0",
+}
+VM_CONTAINERS = ["volume-manager", "csi-provisioner", "csi-resizer", "csi-snapshotter", "node-driver-registrar", "livenessprobe"]
+VM_KINDS = sorted(["ClusterRole", "ClusterRoleBinding", "CSIDriver", "DaemonSet", "Role", "RoleBinding", "ServiceAccount",
+                   "StorageClass", "StorageClass", "StorageClass", "VolumeSnapshotClass"])
+VM_CLASSES = {"csi-driver-lvm-linear": "linear", "csi-driver-lvm-striped": "striped", "csi-driver-lvm-mirror": "mirror"}
+VM_COMPAT_CLASSES = {"csi-lvm-sc-linear": "linear", "csi-lvm-sc-mirror": "mirror", "csi-lvm-sc-striped": "striped"}
+
+# Exactly what the sidecars may do cluster-wide, as (apiGroup, resource, verb).
+# external-provisioner (node deployment; restore from snapshot incl. v6.3's source-protection
+# finalizer on VolumeSnapshots), external-resizer, the events of all of them.
+VM_CLUSTER_PERMS = (
+    _perms([""], ["persistentvolumes"], ["get", "list", "watch", "create", "patch", "delete"])
+    | _perms([""], ["persistentvolumeclaims"], ["get", "list", "watch", "update"])
+    | _perms(["storage.k8s.io"], ["storageclasses", "csinodes"], ["get", "list", "watch"])
+    | _perms([""], ["nodes"], ["get", "list", "watch"])
+    | _perms(["snapshot.storage.k8s.io"], ["volumesnapshots"], ["get", "list", "watch", "update"])
+    | _perms(["snapshot.storage.k8s.io"], ["volumesnapshotcontents"], ["get", "list"])
+    | _perms([""], ["persistentvolumeclaims/status"], ["patch"])
+    | _perms([""], ["pods"], ["list", "watch"])
+    | _perms([""], ["events"], ["list", "watch", "create", "update", "patch"])
+)
+# external-snapshotter (sidecar), only with sidecars.snapshotter.enabled.
+VM_SNAPSHOTTER_PERMS = (
+    _perms(["snapshot.storage.k8s.io"], ["volumesnapshotclasses"], ["get", "list", "watch"])
+    | _perms(["snapshot.storage.k8s.io"], ["volumesnapshotcontents"], ["get", "list", "watch", "update", "patch"])
+    | _perms(["snapshot.storage.k8s.io"], ["volumesnapshotcontents/status"], ["update", "patch"])
+)
+# In the release namespace: the CSIStorageCapacity objects and the provisioner's own Pod (owner
+# lookup, --capacity-ownerref-level=1 needs nothing of apps).
+VM_CAPACITY_PERMS = (
+    _perms(["storage.k8s.io"], ["csistoragecapacities"], CRUD)
+    | _perms([""], ["pods"], ["get"])
+)
+
+
+def vm_values(**kw: Any) -> dict[str, Any]:
+    return {"volumeManager": dict({"enabled": True}, **kw)}
+
+
+def vm_render(chart: "helm.Chart", **kw: Any) -> list[dict[str, Any]]:
+    return docs_of(render(chart, vm_values(**kw)))
+
+
+def vm_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "volume-manager"
+        or d["metadata"]["name"].startswith(VM_NAME)
+        or d["kind"] in ("CSIDriver", "StorageClass", "VolumeSnapshotClass")
+    ]
+
+
+def vm_pod(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    ds = one(docs, "DaemonSet", VM_NAME)
+    pod = ds["spec"]["template"]["spec"]
+    return pod, {c["name"]: c for c in pod["containers"]}
+
+
+def vm_validate(docs: list[dict[str, Any]], label: str, kv: list[str]) -> None:
+    """kubernetes-validate (strict) for every object but the VolumeSnapshotClass, whose CRD
+    kubernetes-validate has no schema for; that one is checked field by field here."""
+    vscs = [d for d in docs if d["kind"] == "VolumeSnapshotClass"]
+    validate([d for d in docs if d["kind"] != "VolumeSnapshotClass"], label, kv)
+    for v in vscs:
+        meta = v["metadata"]
+        ann = meta.get("annotations") or {}
+        problems = []
+        if strip_meta(v).keys() - {"apiVersion", "kind", "metadata", "driver", "deletionPolicy", "parameters"}:
+            problems.append(f"unknown fields {sorted(strip_meta(v).keys() - {'apiVersion', 'kind', 'metadata', 'driver', 'deletionPolicy', 'parameters'})}")
+        if v.get("apiVersion") != "snapshot.storage.k8s.io/v1":
+            problems.append(f"apiVersion {v.get('apiVersion')!r}")
+        if not isinstance(v.get("driver"), str) or not v["driver"]:
+            problems.append("driver missing")
+        if v.get("deletionPolicy") not in ("Delete", "Retain"):
+            problems.append(f"deletionPolicy {v.get('deletionPolicy')!r}")
+        if "parameters" in v and not all(isinstance(x, str) for x in (v["parameters"] or {}).values()):
+            problems.append("parameters must be strings")
+        if meta.keys() - {"name", "labels", "annotations"} or "namespace" in meta:
+            problems.append(f"metadata keys {sorted(meta)} (cluster-scoped: no namespace)")
+        if not all(isinstance(x, str) for x in list((meta.get("labels") or {}).values()) + list(ann.values())):
+            problems.append("labels/annotations must be strings")
+        for p in problems:
+            print(f"        invalid: VolumeSnapshotClass/{meta.get('name')}: {p}")
+        C.check(not problems, f"VolumeSnapshotClass/{meta.get('name')} ({label}): snapshot.storage.k8s.io/v1 fields checked by hand "
+                              "(no schema in kubernetes-validate): driver, deletionPolicy, metadata")
+
+
+def vm_perms_check(docs: list[dict[str, Any]], label: str, snapshotter: bool = True) -> None:
+    def exact(have: set[tuple[str, ...]], want: set[tuple[str, ...]], what: str) -> None:
+        for m in sorted(want - have):
+            print(f"        missing: {m}")
+        for x in sorted(have - want):
+            print(f"        extra:   {x}")
+        C.check(have == want, f"[{label}] {what}: exactly the {len(want)} listed permissions")
+
+    cr = one(docs, "ClusterRole", VM_NAME)
+    want = VM_CLUSTER_PERMS | (VM_SNAPSHOTTER_PERMS if snapshotter else set())
+    exact(rule_perms(cr["rules"]), want,
+          "ClusterRole (provisioner, resizer" + (", snapshotter" if snapshotter else "") + "; cluster-wide)")
+    rs = [r for r in roles(docs) if r["metadata"]["name"].startswith(VM_NAME)]
+    C.check(len(rs) == 1 and rs[0]["metadata"]["name"] == VM_CAP_ROLE and rs[0]["metadata"]["namespace"] == NAMESPACE,
+            f"[{label}] one Role {VM_CAP_ROLE}, in the release namespace")
+    if rs:
+        exact(rule_perms(rs[0]["rules"]), VM_CAPACITY_PERMS, "capacity Role (csistoragecapacities, pods get)")
+    all_rules = cr["rules"] + [x for r in rs for x in r["rules"]]
+    perms = rule_perms(all_rules)
+    C.check(not has_wildcard(all_rules) and not any("nonResourceURLs" in x or "resourceNames" in x for x in all_rules),
+            f"[{label}] no wildcards, no nonResourceURLs, no resourceNames")
+    C.check(not any(p[1] in ("leases", "secrets", "volumeattachments", "replicasets", "daemonsets") for p in perms),
+            f"[{label}] no leases (no leader election), secrets, volumeattachments (no attacher) or apps objects")
+    subject = [{"kind": "ServiceAccount", "name": VM_NAME, "namespace": NAMESPACE}]
+    crb = one(docs, "ClusterRoleBinding", VM_NAME)
+    C.check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": VM_NAME}
+            and crb["subjects"] == subject, f"[{label}] ClusterRoleBinding binds the ClusterRole to the ServiceAccount")
+    rb = one(docs, "RoleBinding", VM_CAP_ROLE)
+    C.check(rb["metadata"]["namespace"] == NAMESPACE and rb["subjects"] == subject
+            and rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VM_CAP_ROLE},
+            f"[{label}] RoleBinding binds the capacity Role to the ServiceAccount")
+    sa = one(docs, "ServiceAccount", VM_NAME)
+    pod, _ = vm_pod(docs)
+    C.check(sa["metadata"]["namespace"] == NAMESPACE and sa.get("automountServiceAccountToken") is False
+            and pod.get("serviceAccountName") == VM_NAME and pod.get("automountServiceAccountToken") is True,
+            f"[{label}] pod runs as the ServiceAccount {VM_NAME} and mounts its token (the SA itself does not automount)")
+
+
+def check_vm_off(chart: "helm.Chart") -> None:
+    C.check(chart.values["volumeManager"]["enabled"] is False, "values: volumeManager.enabled defaults to false")
+    rendered = render(chart, {})
+    docs = docs_of(rendered)
+    C.check(not vm_docs(docs), "default values: no volume-manager object (no DaemonSet, CSIDriver, StorageClass, VolumeSnapshotClass, RBAC)")
+    C.check(not any("volume-manager" in v or VM_DRIVER in v for v in rendered.values()),
+            "default values: no volume-manager or driver name in any template or NOTES")
+    values = {"volumeManager": {"enabled": False, "volumeGroups": [{"name": "hdd", "devices": ["/dev/sdb"]}],
+                                "storageClasses": {"compat03x": True, "defaultClass": "linear", "mirrorIntegrity": True},
+                                "snapshotClass": {"isDefault": True}, "devices": []}}
+    rendered = render(chart, values)
+    C.check(not vm_docs(docs_of(rendered)) and not any("volume-manager" in v for v in rendered.values()),
+            "volumeManager.enabled=false with options set (even invalid ones) renders no volume-manager object")
+
+
+def check_vm_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = vm_values()
+    lint(chart_dir, values, "volumeManager on, defaults", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    vm_validate(docs, "volumeManager on, defaults", kv)
+    check_common(api_docs(docs), chart.metadata)
+    vm = vm_docs(docs)
+    C.check(sorted(d["kind"] for d in vm) == VM_KINDS,
+            "volumeManager (defaults): DaemonSet, ServiceAccount, ClusterRole(+Binding), Role(+Binding), CSIDriver, 3 StorageClasses, VolumeSnapshotClass")
+    C.check(len(vm) + len(api_docs(docs)) == len(docs), "every object belongs to metal-api or volume-manager")
+    C.check(not any(d["kind"] in ("Deployment", "StatefulSet", "Service") for d in vm),
+            "volume-manager is node-local: a DaemonSet only (no Deployment or StatefulSet controller, no Service)")
+    for d in vm:
+        labels = d["metadata"].get("labels", {})
+        C.check(labels.get("app.kubernetes.io/name") == "metal-mesh" and labels.get("app.kubernetes.io/instance") == RELEASE
+                and labels.get("app.kubernetes.io/component") == "volume-manager" and labels.get("app.kubernetes.io/part-of") == "metal-mesh",
+                f"{d['kind']}/{d['metadata']['name']} has the volume-manager labels")
+    ds = one(docs, "DaemonSet", VM_NAME)
+    spec = ds["spec"]
+    pod, cs = vm_pod(docs)
+    sel = spec["selector"]["matchLabels"]
+    C.check(ds["metadata"]["namespace"] == NAMESPACE
+            and all(spec["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items())
+            and sel.get("app.kubernetes.io/component") == "volume-manager" and "app.kubernetes.io/version" not in sel,
+            "DaemonSet in the release namespace; selector matches its pod labels (component volume-manager, no version)")
+    C.check(spec.get("updateStrategy") == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "updateStrategy RollingUpdate, maxUnavailable 1")
+    C.check([c["name"] for c in pod["containers"]] == VM_CONTAINERS,
+            "containers: volume-manager, csi-provisioner, csi-resizer, csi-snapshotter, node-driver-registrar, livenessprobe")
+    C.check(not any("attacher" in c["name"] or "attacher" in c["image"] for c in pod["containers"]),
+            "no csi-attacher (attachRequired: false)")
+    C.check(not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC") and pod.get("enableServiceLinks") is False
+            and "nodeSelector" not in pod and "tolerations" not in pod and "priorityClassName" not in pod,
+            "no host network/PID/IPC, no service links; no nodeSelector, tolerations or priorityClassName by default")
+
+    p = cs["volume-manager"]
+    C.check(p["image"] == f"metal-mesh:{chart.metadata['appVersion']}", "plugin: the shared image by default")
+    C.check(p["command"] == ["/usr/local/bin/volume-manager"], "plugin runs /usr/local/bin/volume-manager")
+    want_args = [
+        "--csi-endpoint", "unix:///csi/csi.sock", "--node-id", "$(KUBE_NODE_NAME)", "--vg-name", "csi-lvm",
+        "--devices", "/dev/nvme[0-9]n[0-9]", "--listen", "0.0.0.0:8083",
+        "--driver-name", VM_DRIVER, "--default-type", "linear", "--max-volumes-per-node", "0",
+        "--host-write-path", "/etc/lvm", "--log-format", "text", "--log-level", "info",
+    ]
+    if p["args"] != want_args:
+        print(f"        got: {p['args']}")
+    C.check(p["args"] == want_args,
+            "plugin args exactly: --csi-endpoint unix:///csi/csi.sock --node-id $(KUBE_NODE_NAME) --vg-name csi-lvm "
+            "--devices /dev/nvme[0-9]n[0-9] --listen 0.0.0.0:8083 --driver-name lvm.csi.metal-stack.io --default-type linear "
+            "--max-volumes-per-node 0 --host-write-path /etc/lvm --log-format text --log-level info")
+    C.check(" ".join(p["args"][:10]) == "--csi-endpoint unix:///csi/csi.sock --node-id $(KUBE_NODE_NAME) --vg-name csi-lvm "
+            "--devices /dev/nvme[0-9]n[0-9] --listen 0.0.0.0:8083", "plugin CLI starts verbatim with the endpoint, node id, VG, devices and listener")
+    C.check(p["env"] == [{"name": "KUBE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+            "plugin env: KUBE_NODE_NAME from spec.nodeName only")
+    C.check({x["name"]: (x["containerPort"], x["protocol"]) for x in p["ports"]} == {"http": (8083, "TCP")}, "plugin port http 8083/TCP")
+    C.check(p["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"} and p["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"},
+            "plugin probes: readiness GET /readyz, liveness GET /healthz on its listen port")
+    C.check(p["securityContext"] == {"privileged": True, "runAsNonRoot": False, "runAsUser": 0},
+            "plugin: privileged, uid 0")
+    C.check("requests" in p.get("resources", {}), "plugin has resource requests")
+    mounts = {m["name"]: m for m in p["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    want_mounts = {
+        "socket-dir": ("/csi", None, False),
+        "mountpoint-dir": ("/var/lib/kubelet/pods", "Bidirectional", False),
+        "plugins-dir": ("/var/lib/kubelet/plugins", "Bidirectional", False),
+        "dev-dir": ("/dev", "Bidirectional", False),
+        "lib-modules": ("/lib/modules", None, True),
+        "lvm-host-write": ("/etc/lvm", "Bidirectional", False),
+    }
+    got_mounts = {n: (m["mountPath"], m.get("mountPropagation"), bool(m.get("readOnly"))) for n, m in mounts.items()}
+    if got_mounts != want_mounts:
+        print(f"        got: {got_mounts}")
+    C.check(got_mounts == want_mounts,
+            "plugin mounts: /csi; kubelet pods and plugins, /dev and /etc/lvm Bidirectional; /lib/modules read-only")
+    want_vols = {
+        "socket-dir": {"path": "/var/lib/kubelet/plugins/lvm.csi.metal-stack.io", "type": "DirectoryOrCreate"},
+        "mountpoint-dir": {"path": "/var/lib/kubelet/pods", "type": "Directory"},
+        "plugins-dir": {"path": "/var/lib/kubelet/plugins", "type": "Directory"},
+        "registration-dir": {"path": "/var/lib/kubelet/plugins_registry", "type": "Directory"},
+        "dev-dir": {"path": "/dev", "type": "Directory"},
+        "lib-modules": {"path": "/lib/modules"},
+        "lvm-host-write": {"path": "/etc/lvm", "type": "DirectoryOrCreate"},
+    }
+    got_vols = {n: v.get("hostPath") for n, v in vols.items()}
+    if got_vols != want_vols:
+        print(f"        got: {got_vols}")
+    C.check(got_vols == want_vols, "volumes: only hostPaths; socket dir <kubelet>/plugins/lvm.csi.metal-stack.io (DirectoryOrCreate), "
+                                   "kubelet pods/plugins/plugins_registry, /dev, /lib/modules, /etc/lvm")
+
+    want_sidecar_args = {
+        "csi-provisioner": ["--csi-address=/csi/csi.sock", "--node-deployment", "--enable-capacity", "--capacity-ownerref-level=1",
+                            "--strict-topology", "--extra-create-metadata"],
+        "csi-resizer": ["--csi-address=/csi/csi.sock"],
+        "csi-snapshotter": ["--csi-address=/csi/csi.sock", "--node-deployment"],
+        "node-driver-registrar": ["--csi-address=/csi/csi.sock",
+                                  "--kubelet-registration-path=/var/lib/kubelet/plugins/lvm.csi.metal-stack.io/csi.sock"],
+        "livenessprobe": ["--csi-address=/csi/csi.sock", "--http-endpoint=:9898"],
+    }
+    for name, args in want_sidecar_args.items():
+        c = cs[name]
+        C.check(c["image"] == VM_SIDECAR_IMAGES[name], f"{name}: image {VM_SIDECAR_IMAGES[name]}")
+        if c.get("args") != args:
+            print(f"        got: {c.get('args')}")
+        C.check(c.get("args") == args and "command" not in c, f"{name}: args exactly {' '.join(args)}")
+        sc = c.get("securityContext", {})
+        C.check(not sc.get("privileged") and sc.get("allowPrivilegeEscalation") is False and sc.get("readOnlyRootFilesystem") is True
+                and sc.get("capabilities") == {"drop": ["ALL"]} and sc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
+                f"{name}: not privileged, no privilege escalation, read-only root, drop ALL, seccomp RuntimeDefault")
+        want = {"socket-dir": "/csi"} | ({"registration-dir": "/registration"} if name == "node-driver-registrar" else {})
+        C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]} == want
+                and not any(m.get("mountPropagation") for m in c["volumeMounts"]),
+                f"{name}: mounts {want} only, no propagation")
+        C.check("requests" in c.get("resources", {}), f"{name}: resource requests")
+
+    def field_env(c: dict[str, Any]) -> dict[str, str]:
+        return {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c.get("env", [])}
+
+    C.check(field_env(cs["csi-provisioner"]) == {"NODE_NAME": "spec.nodeName", "NAMESPACE": "metadata.namespace", "POD_NAME": "metadata.name"},
+            "csi-provisioner env NODE_NAME, NAMESPACE, POD_NAME from the downward API")
+    C.check(field_env(cs["csi-snapshotter"]) == {"NODE_NAME": "spec.nodeName"}, "csi-snapshotter env NODE_NAME (required by --node-deployment)")
+    C.check(not cs["csi-resizer"].get("env") and not cs["node-driver-registrar"].get("env") and not cs["livenessprobe"].get("env"),
+            "resizer, registrar and livenessprobe get no env")
+    C.check({x["name"]: x["containerPort"] for x in cs["livenessprobe"].get("ports", [])} == {"csi-healthz": 9898}
+            and not any(cs[n].get("ports") for n in ("csi-provisioner", "csi-resizer", "csi-snapshotter", "node-driver-registrar")),
+            "livenessprobe declares port csi-healthz 9898; the other sidecars no port")
+    vm_perms_check(docs, "defaults")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check(VM_NAME in notes and VM_DRIVER in notes and "csi-driver-lvm-linear" in notes and "--enable-distributed-snapshotting" in notes,
+            "NOTES name the DaemonSet, the driver, the StorageClasses and the snapshot-controller requirement")
+
+
+def check_vm_storage_objects(chart: "helm.Chart", kv: list[str]) -> None:
+    docs = vm_render(chart)
+    drv = one(docs, "CSIDriver", VM_DRIVER)
+    C.check(drv["apiVersion"] == "storage.k8s.io/v1" and "namespace" not in drv["metadata"], "CSIDriver storage.k8s.io/v1, cluster-scoped")
+    C.check(drv["spec"] == {"attachRequired": False, "podInfoOnMount": True, "storageCapacity": True,
+                            "volumeLifecycleModes": ["Persistent", "Ephemeral"], "fsGroupPolicy": "File"},
+            "CSIDriver spec exactly: attachRequired false, podInfoOnMount true, storageCapacity true, Persistent+Ephemeral, fsGroupPolicy File")
+    scs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "StorageClass"}
+    C.check(sorted(scs) == sorted(VM_CLASSES), "StorageClasses exactly csi-driver-lvm-linear, -striped, -mirror")
+    for name, t in VM_CLASSES.items():
+        sc = scs.get(name, {})
+        C.check(sc.get("provisioner") == VM_DRIVER and sc.get("parameters") == {"type": t}
+                and sc.get("volumeBindingMode") == "WaitForFirstConsumer" and sc.get("allowVolumeExpansion") is True
+                and sc.get("reclaimPolicy") == "Delete" and not sc.get("metadata", {}).get("annotations"),
+                f"StorageClass {name}: provisioner {VM_DRIVER}, parameters {{type: {t}}}, WaitForFirstConsumer, expansion, Delete, not default")
+    vsc = one(docs, "VolumeSnapshotClass", "csi-driver-lvm")
+    C.check(strip_meta(vsc).keys() == {"apiVersion", "kind", "metadata", "driver", "deletionPolicy"}
+            and vsc["apiVersion"] == "snapshot.storage.k8s.io/v1" and vsc["driver"] == VM_DRIVER and vsc["deletionPolicy"] == "Delete"
+            and not vsc["metadata"].get("annotations") and "namespace" not in vsc["metadata"],
+            "VolumeSnapshotClass csi-driver-lvm: snapshot.storage.k8s.io/v1, driver lvm.csi.metal-stack.io, deletionPolicy Delete, not default")
+
+    # defaultClass, reclaimPolicy, vgName, fsType, compat03x, mirrorIntegrity; the snapshot class's options.
+    values = vm_values(volumeGroups=[{"name": "hdd", "devices": ["/dev/sd[b-z]"]}],
+                       storageClasses={"defaultClass": "striped", "reclaimPolicy": "Retain", "compat03x": True,
+                                       "mirrorIntegrity": True, "vgName": "hdd", "fsType": "xfs"},
+                       snapshotClass={"deletionPolicy": "Retain", "isDefault": True})
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "volumeManager StorageClass options", kv[-1:])
+    scs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "StorageClass"}
+    want = dict(VM_CLASSES, **VM_COMPAT_CLASSES, **{"csi-driver-lvm-mirror-integrity": "mirror"})
+    C.check(sorted(scs) == sorted(want), "compat03x + mirrorIntegrity: also csi-lvm-sc-linear/-mirror/-striped and csi-driver-lvm-mirror-integrity")
+    for name, t in want.items():
+        params = {"type": t, "vgName": "hdd", "csi.storage.k8s.io/fstype": "xfs"}
+        if name == "csi-driver-lvm-mirror-integrity":
+            params["integrity"] = "true"
+        sc = scs.get(name, {})
+        C.check(sc.get("parameters") == params and sc.get("reclaimPolicy") == "Retain" and sc.get("provisioner") == VM_DRIVER
+                and sc.get("volumeBindingMode") == "WaitForFirstConsumer" and sc.get("allowVolumeExpansion") is True,
+                f"StorageClass {name}: parameters {params}, reclaimPolicy Retain")
+    defaults = sorted(n for n, d in scs.items()
+                      if (d["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true")
+    C.check(defaults == ["csi-driver-lvm-striped"], "defaultClass striped: only csi-driver-lvm-striped is the default class (not its compat twin)")
+    vsc = one(docs, "VolumeSnapshotClass", "csi-driver-lvm")
+    C.check(vsc["deletionPolicy"] == "Retain"
+            and vsc["metadata"].get("annotations") == {"snapshot.storage.kubernetes.io/is-default-class": "true"},
+            "snapshotClass deletionPolicy Retain and isDefault: the default-class annotation")
+    for cls in ("linear", "mirror"):
+        docs = vm_render(chart, storageClasses={"defaultClass": cls})
+        defaults = [d["metadata"]["name"] for d in docs if d["kind"] == "StorageClass"
+                    and (d["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+        C.check(defaults == [f"csi-driver-lvm-{cls}"], f"defaultClass {cls}: csi-driver-lvm-{cls} is the only default class")
+    # Switched off: none of them.
+    docs = vm_render(chart, storageClasses={"enabled": False}, snapshotClass={"enabled": False})
+    C.check(not any(d["kind"] in ("StorageClass", "VolumeSnapshotClass") for d in docs) and any(d["kind"] == "CSIDriver" for d in docs),
+            "storageClasses.enabled=false and snapshotClass.enabled=false: no StorageClass, no VolumeSnapshotClass (the CSIDriver stays)")
+
+
+def check_vm_rbac_variants(chart: "helm.Chart", kv: list[str]) -> None:
+    values = vm_values(sidecars={"snapshotter": {"enabled": False}}, snapshotClass={"enabled": False})
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "volumeManager without snapshotter", kv[-1:])
+    _, cs = vm_pod(docs)
+    C.check(list(cs) == [c for c in VM_CONTAINERS if c != "csi-snapshotter"] and not any(d["kind"] == "VolumeSnapshotClass" for d in docs),
+            "sidecars.snapshotter.enabled=false: no csi-snapshotter container, no VolumeSnapshotClass")
+    vm_perms_check(docs, "without snapshotter", snapshotter=False)
+    C.check(rule_perms(one(docs, "ClusterRole", VM_NAME)["rules"]) >= _perms(["snapshot.storage.k8s.io"], ["volumesnapshotcontents"], ["get", "list"]),
+            "[without snapshotter] the provisioner keeps its restore-from-snapshot reads")
+
+
+def check_vm_custom(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    vmv = dict(
+        driverName="lvm.csi.example.com", vgName="fast", devices=["/dev/nvme0n1", "/dev/nvme1n1"],
+        volumeGroups=[{"name": "hdd", "devices": ["/dev/sd[b-d]", "/dev/sdf"]}, {"name": "ssd", "devices": ["/dev/disk/by-id/ata-SSD*"]}],
+        defaultType="mirror", maxVolumesPerNode=50, hostWritePath="/var/etc/lvm", kubeletDir="/var/lib/k0s/kubelet/",
+        port=9083, listenAddress="::",
+        logFormat="json", logLevel="debug", otlpEndpoint="http://otel:4317", shutdownTimeout="10s",
+        extraArgs=["--some-flag"], extraEnv=[{"name": "RUST_LOG", "value": "volume_manager=trace"}],
+        image={"repository": "registry.example.com/metal-mesh-lvm", "tag": "9.9.9"},
+        sidecars={"pullPolicy": "Always",
+                  "provisioner": {"image": {"digest": "sha256:" + "a" * 64}, "extraArgs": ["--timeout=60s"]},
+                  "livenessprobe": {"healthPort": 9899}},
+        nodeSelector={"node.kubernetes.io/local-storage": "true"}, tolerations=[{"operator": "Exists"}],
+        priorityClassName="system-node-critical", podAnnotations={"prometheus.io/scrape": "true"}, podLabels={"team": "storage"},
+        updateStrategy={"type": "OnDelete"}, serviceAccount={"annotations": {"example.com/owner": "storage"}},
+        storageClasses={"compat03x": True, "defaultClass": "linear"},
+    )
+    values = vm_values(**vmv)
+    lint(chart_dir, values, "volumeManager custom values", kv[-1:])
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "volumeManager custom values", kv)
+    ds = one(docs, "DaemonSet", VM_NAME)
+    pod, cs = vm_pod(docs)
+    p = cs["volume-manager"]
+    args = p["args"]
+    C.check(args[:10] == ["--csi-endpoint", "unix:///csi/csi.sock", "--node-id", "$(KUBE_NODE_NAME)", "--vg-name", "fast",
+                          "--devices", "/dev/nvme0n1,/dev/nvme1n1", "--listen", "[::]:9083"],
+            "vgName/devices/port/listenAddress: --vg-name fast --devices /dev/nvme0n1,/dev/nvme1n1 --listen [::]:9083")
+    vgs = [args[i + 1] for i, a in enumerate(args) if a == "--volume-group"]
+    C.check(vgs == ["hdd=/dev/sd[b-d],/dev/sdf", "ssd=/dev/disk/by-id/ata-SSD*"],
+            "volumeGroups: --volume-group hdd=/dev/sd[b-d],/dev/sdf --volume-group ssd=/dev/disk/by-id/ata-SSD* (once per entry)")
+    C.check(arg_value(args, "--driver-name") == "lvm.csi.example.com" and arg_value(args, "--default-type") == "mirror"
+            and arg_value(args, "--max-volumes-per-node") == "50" and arg_value(args, "--host-write-path") == "/var/etc/lvm",
+            "--driver-name, --default-type mirror, --max-volumes-per-node 50, --host-write-path /var/etc/lvm")
+    C.check(arg_value(args, "--log-format") == "json" and arg_value(args, "--log-level") == "debug"
+            and arg_value(args, "--otlp-endpoint") == "http://otel:4317" and arg_value(args, "--shutdown-timeout") == "10s",
+            "runtime flags: --log-format json --log-level debug --otlp-endpoint --shutdown-timeout")
+    C.check(args[-1] == "--some-flag" and {"name": "RUST_LOG", "value": "volume_manager=trace"} in p["env"],
+            "extraArgs appended, extraEnv appended")
+    C.check(p["image"] == "registry.example.com/metal-mesh-lvm:9.9.9", "volumeManager.image overrides the shared image")
+    C.check({x["name"]: x["containerPort"] for x in p["ports"]} == {"http": 9083}, "plugin port http 9083")
+    k = "/var/lib/k0s/kubelet"
+    sock = f"{k}/plugins/lvm.csi.example.com"
+    mounts = {m["name"]: (m["mountPath"], m.get("mountPropagation")) for m in p["volumeMounts"]}
+    vols = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
+    C.check(mounts["mountpoint-dir"] == (f"{k}/pods", "Bidirectional") and mounts["plugins-dir"] == (f"{k}/plugins", "Bidirectional")
+            and vols["mountpoint-dir"] == f"{k}/pods" and vols["plugins-dir"] == f"{k}/plugins"
+            and vols["registration-dir"] == f"{k}/plugins_registry" and vols["socket-dir"] == sock,
+            "kubeletDir /var/lib/k0s/kubelet/ (trailing slash dropped): pods, plugins, plugins_registry and the socket dir below it")
+    C.check(mounts["lvm-host-write"] == ("/var/etc/lvm", "Bidirectional") and vols["lvm-host-write"] == "/var/etc/lvm",
+            "hostWritePath /var/etc/lvm (Talos): mounted from the node at the same path, Bidirectional")
+    C.check(f"--kubelet-registration-path={sock}/csi.sock" in cs["node-driver-registrar"]["args"],
+            f"registration path follows kubeletDir and driverName: {sock}/csi.sock")
+    C.check(cs["csi-provisioner"]["image"] == "registry.k8s.io/sig-storage/csi-provisioner@sha256:" + "a" * 64
+            and cs["csi-provisioner"]["args"][-1] == "--timeout=60s",
+            "sidecar image digest wins over the tag; sidecar extraArgs appended")
+    C.check(all(cs[n]["imagePullPolicy"] == "Always" for n in VM_SIDECAR_IMAGES) and p["imagePullPolicy"] == "IfNotPresent",
+            "sidecars.pullPolicy for the sidecars, image.pullPolicy for the plugin")
+    C.check("--http-endpoint=:9899" in cs["livenessprobe"]["args"] and cs["livenessprobe"]["ports"][0]["containerPort"] == 9899,
+            "livenessprobe healthPort 9899: --http-endpoint=:9899, port csi-healthz 9899")
+    C.check(one(docs, "CSIDriver")["metadata"]["name"] == "lvm.csi.example.com"
+            and all(d["provisioner"] == "lvm.csi.example.com" for d in docs if d["kind"] == "StorageClass")
+            and one(docs, "VolumeSnapshotClass")["driver"] == "lvm.csi.example.com",
+            "driverName names the CSIDriver and is the StorageClasses' provisioner and the snapshot class's driver")
+    scs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "StorageClass"}
+    C.check(sorted(scs) == sorted(list(VM_CLASSES) + list(VM_COMPAT_CLASSES))
+            and [n for n, d in scs.items() if d["metadata"].get("annotations")] == ["csi-driver-lvm-linear"],
+            "compat03x: the six StorageClasses; defaultClass linear annotates csi-driver-lvm-linear only")
+    tmeta = ds["spec"]["template"]["metadata"]
+    C.check(pod.get("nodeSelector") == vmv["nodeSelector"] and pod.get("tolerations") == vmv["tolerations"]
+            and pod.get("priorityClassName") == "system-node-critical"
+            and tmeta.get("annotations") == {"prometheus.io/scrape": "true"} and tmeta["labels"].get("team") == "storage",
+            "nodeSelector, tolerations, priorityClassName, podAnnotations and podLabels applied")
+    C.check(ds["spec"]["updateStrategy"] == {"type": "OnDelete"}, "updateStrategy OnDelete (without rollingUpdate)")
+    C.check(one(docs, "ServiceAccount", VM_NAME)["metadata"].get("annotations") == {"example.com/owner": "storage"},
+            "serviceAccount.annotations applied")
+    # devices given as one comma-separated string (--set volumeManager.devices=...).
+    _, cs = vm_pod(vm_render(chart, devices="/dev/sdb, /dev/sdc"))
+    C.check(arg_value(cs["volume-manager"]["args"], "--devices") == "/dev/sdb,/dev/sdc",
+            "devices as a comma-separated string: --devices /dev/sdb,/dev/sdc")
+
+
+def check_vm_failures(chart: "helm.Chart") -> None:
+    cases = [
+        ("devices empty", vm_values(devices=[]), "volumeManager.devices must not be empty"),
+        ("devices null", vm_values(devices=None), "volumeManager.devices must not be empty"),
+        ("device relative", vm_values(devices=["nvme0n1"]), 'volumeManager.devices: "nvme0n1" is not a device glob'),
+        ("device with a comma", vm_values(devices=["/dev/a,/dev/b", "/dev/c"]), 'volumeManager.devices: "/dev/a,/dev/b" is not a device glob'),
+        ("defaultType invalid", vm_values(defaultType="raid5"), 'volumeManager.defaultType must be linear, striped or mirror, not "raid5"'),
+        ("defaultClass invalid", vm_values(storageClasses={"defaultClass": "fast"}),
+         'volumeManager.storageClasses.defaultClass must be empty (no default class) or linear, striped or mirror, not "fast"'),
+        ("vgName invalid", vm_values(vgName="-bad"), "volumeManager.vgName must be an LVM volume group name"),
+        ("vgName empty", vm_values(vgName=""), "volumeManager.vgName must be an LVM volume group name"),
+        ("volume group without devices", vm_values(volumeGroups=[{"name": "hdd", "devices": []}]),
+         "volumeManager.volumeGroups[0].devices must not be empty"),
+        ("volume group without name", vm_values(volumeGroups=[{"devices": ["/dev/sdb"]}]),
+         "volumeManager.volumeGroups[0].name must be an LVM volume group name"),
+        ("volume group named like vgName", vm_values(volumeGroups=[{"name": "csi-lvm", "devices": ["/dev/sdb"]}]),
+         'volumeManager.volumeGroups[0].name "csi-lvm" is used twice'),
+        ("volume group not a map", vm_values(volumeGroups=["hdd=/dev/sdb"]), "volumeManager.volumeGroups[0] must be a map"),
+        ("storageClasses.vgName unknown", vm_values(storageClasses={"vgName": "hdd"}),
+         'volumeManager.storageClasses.vgName "hdd" is no volume group of the driver'),
+        ("fsType invalid", vm_values(storageClasses={"fsType": "ext4 -E x"}), "volumeManager.storageClasses.fsType must be a filesystem name"),
+        ("reclaimPolicy invalid", vm_values(storageClasses={"reclaimPolicy": "Recycle"}),
+         'volumeManager.storageClasses.reclaimPolicy must be Delete or Retain, not "Recycle"'),
+        ("deletionPolicy invalid", vm_values(snapshotClass={"deletionPolicy": "Keep"}),
+         'volumeManager.snapshotClass.deletionPolicy must be Delete or Retain, not "Keep"'),
+        ("snapshotClass without snapshotter", vm_values(sidecars={"snapshotter": {"enabled": False}}),
+         "volumeManager.snapshotClass.enabled needs volumeManager.sidecars.snapshotter.enabled"),
+        ("driverName invalid", vm_values(driverName="LVM_Driver"), "volumeManager.driverName must be a CSI driver name"),
+        ("hostWritePath relative", vm_values(hostWritePath="etc/lvm"), "volumeManager.hostWritePath must be an absolute directory"),
+        ("hostWritePath /", vm_values(hostWritePath="/"), "volumeManager.hostWritePath must be an absolute directory"),
+        ("kubeletDir relative", vm_values(kubeletDir="var/lib/kubelet"), "volumeManager.kubeletDir must be an absolute directory"),
+        ("maxVolumesPerNode negative", vm_values(maxVolumesPerNode=-1), "volumeManager.maxVolumesPerNode must be a whole number"),
+        ("port invalid", vm_values(port=0), "volumeManager.port must be 1..65535"),
+        ("healthPort equals port", vm_values(sidecars={"livenessprobe": {"healthPort": 8083}}),
+         "volumeManager.sidecars.livenessprobe.healthPort must be 1..65535 and differ from volumeManager.port"),
+        ("logFormat invalid", vm_values(logFormat="xml"), 'volumeManager.logFormat must be text or json, not "xml"'),
+        ("updateStrategy invalid", vm_values(updateStrategy={"type": "Recreate"}),
+         'volumeManager.updateStrategy.type must be RollingUpdate or OnDelete, not "Recreate"'),
+        ("sidecar image without tag", vm_values(sidecars={"resizer": {"image": {"tag": ""}}}),
+         "volumeManager.sidecars.resizer.image needs a repository and a tag"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+
+
+def check_vm_docs() -> None:
+    readme = (ROOT / "helm" / "metal-mesh" / "README.md").read_text()
+    for needle in ["## What volume-manager gets", "volumeManager.hostWritePath", "/var/etc/lvm", "csi-driver-lvm-linear",
+                   "`integrity`", "`vgName`", "csi.storage.k8s.io/fstype", "--enable-distributed-snapshotting", "compat03x"]:
+        C.check(needle in readme, f"README.md (volume-manager) mentions {needle!r}")
+
+
+# --------------------------------------------------------------------------------------------
 # lookup: generated keys survive an upgrade
 
 
@@ -1469,6 +1966,13 @@ def main() -> int:
         C.section("rule-compiler: rule file, IDS, runtime flags, scheduling", lambda: check_rc_host_options(chart, chart_dir, kv))
         C.section("rule-compiler: invalid values fail rendering", lambda: check_rc_failures(chart))
         C.section("rule-compiler: docs (systemd unit, CRD)", check_rc_docs)
+        C.section("volume-manager: off by default", lambda: check_vm_off(chart))
+        C.section("volume-manager: defaults (DaemonSet, sidecars, mounts, RBAC)", lambda: check_vm_defaults(chart, chart_dir, kv))
+        C.section("volume-manager: CSIDriver, StorageClasses, VolumeSnapshotClass", lambda: check_vm_storage_objects(chart, kv))
+        C.section("volume-manager: without the snapshotter (containers, RBAC)", lambda: check_vm_rbac_variants(chart, kv))
+        C.section("volume-manager: volume groups, Talos host path, kubelet dir, driver name, scheduling", lambda: check_vm_custom(chart, chart_dir, kv))
+        C.section("volume-manager: invalid values fail rendering", lambda: check_vm_failures(chart))
+        C.section("volume-manager: README", check_vm_docs)
         C.section("lookup keeps generated keys (fake API server)", lambda: check_lookup(chart))
 
     print(f"chart: {C.passed} passed, {C.failed} failed")

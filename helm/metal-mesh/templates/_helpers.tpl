@@ -448,3 +448,220 @@ rule-compiler: the host part of --listen; an IPv6 address gets its brackets.
 {{- $h }}
 {{- end }}
 {{- end }}
+
+{{/*
+volume-manager: names of its objects. The namespaced Role (CSIStorageCapacity objects and the
+provisioner's owner lookup) gets a suffix so it reads apart from the ClusterRole.
+*/}}
+{{- define "metal-mesh.volumeManager.name" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "volume-manager") }}
+{{- end }}
+
+{{- define "metal-mesh.volumeManager.capacityRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "volume-manager-capacity") }}
+{{- end }}
+
+{{/*
+volume-manager: its image. volumeManager.image.* when a repository is given there (an image that
+carries lvm2 and the mkfs tools), else the shared image.
+*/}}
+{{- define "metal-mesh.volumeManager.image" -}}
+{{- $img := .Values.volumeManager.image | default dict }}
+{{- if $img.repository }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag | toString) }}
+{{- end }}
+{{- else }}
+{{- include "metal-mesh.image" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+volume-manager: the image of one CSI sidecar: repository, then @digest or :tag.
+Usage: include "metal-mesh.volumeManager.sidecarImage" .Values.volumeManager.sidecars.provisioner
+*/}}
+{{- define "metal-mesh.volumeManager.sidecarImage" -}}
+{{- $img := .image | default dict }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (toString $img.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+volume-manager: the kubelet's root directory on the node, without a trailing slash.
+*/}}
+{{- define "metal-mesh.volumeManager.kubeletDir" -}}
+{{- .Values.volumeManager.kubeletDir | default "/var/lib/kubelet" | toString | trim | trimSuffix "/" }}
+{{- end }}
+
+{{/*
+volume-manager: the node directory holding the plugin's CSI socket (csi.sock), one per driver
+name: <kubeletDir>/plugins/<driverName>.
+*/}}
+{{- define "metal-mesh.volumeManager.socketDir" -}}
+{{- printf "%s/plugins/%s" (include "metal-mesh.volumeManager.kubeletDir" .) (toString .Values.volumeManager.driverName) }}
+{{- end }}
+
+{{/*
+volume-manager: --host-write-path without a trailing slash.
+*/}}
+{{- define "metal-mesh.volumeManager.hostWritePath" -}}
+{{- .Values.volumeManager.hostWritePath | default "/etc/lvm" | toString | trim | trimSuffix "/" }}
+{{- end }}
+
+{{/*
+volume-manager: a device list (a YAML list, or one comma-separated string from --set) as a
+JSON list of trimmed, non-empty strings. Usage: include "metal-mesh.volumeManager.deviceList" $devices
+*/}}
+{{- define "metal-mesh.volumeManager.deviceList" -}}
+{{- $in := . }}
+{{- if kindIs "string" $in }}
+{{- $in = splitList "," $in }}
+{{- end }}
+{{- $out := list }}
+{{- range ($in | default list) }}
+{{- $out = append $out (toString . | trim) }}
+{{- end }}
+{{- compact $out | toJson }}
+{{- end }}
+
+{{/*
+volume-manager: the host part of --listen; an IPv6 address gets its brackets.
+*/}}
+{{- define "metal-mesh.volumeManager.listenHost" -}}
+{{- $h := .Values.volumeManager.listenAddress | default "0.0.0.0" | toString | trim }}
+{{- if and (contains ":" $h) (not (hasPrefix "[" $h)) }}
+{{- printf "[%s]" $h }}
+{{- else }}
+{{- $h }}
+{{- end }}
+{{- end }}
+
+{{/*
+volume-manager: the LV types the driver knows (StorageClass parameter `type`, --default-type),
+as a JSON list.
+*/}}
+{{- define "metal-mesh.volumeManager.lvTypes" -}}
+{{- list "linear" "striped" "mirror" | toJson }}
+{{- end }}
+
+{{/*
+volume-manager: checks one device list; fails naming the value. Usage:
+include "metal-mesh.volumeManager.validateDevices" (dict "devices" $list "what" "volumeManager.devices")
+*/}}
+{{- define "metal-mesh.volumeManager.validateDevices" -}}
+{{- $devs := include "metal-mesh.volumeManager.deviceList" .devices | fromJsonArray }}
+{{- if not $devs }}
+{{- fail (printf "%s must not be empty: it lists the device globs (e.g. /dev/nvme[0-9]n[0-9]) whose matches make up the volume group" .what) }}
+{{- end }}
+{{- range $devs }}
+{{- if or (not (hasPrefix "/" .)) (contains "," .) (regexMatch "\\s" .) }}
+{{- fail (printf "%s: %q is not a device glob: it must be an absolute path (e.g. /dev/nvme[0-9]n[0-9]) without commas or blanks" $.what .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+volume-manager: checks one LVM volume group name; fails naming the value. LVM allows
+a-z A-Z 0-9 + _ . - (not starting with -), at most 127 characters, neither "." nor "..".
+Usage: include "metal-mesh.volumeManager.validateVgName" (dict "name" $n "what" "volumeManager.vgName")
+*/}}
+{{- define "metal-mesh.volumeManager.validateVgName" -}}
+{{- $n := .name | default "" | toString }}
+{{- if or (not (regexMatch "^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$" $n)) (gt (len $n) 127) (has $n (list "." "..")) }}
+{{- fail (printf "%s must be an LVM volume group name (letters, digits, + _ . -, not starting with -, at most 127 characters), not %q" .what $n) }}
+{{- end }}
+{{- end }}
+
+{{/*
+volume-manager: checks the values; renders nothing, fails with a message naming the value.
+*/}}
+{{- define "metal-mesh.volumeManager.validate" -}}
+{{- $vm := .Values.volumeManager }}
+{{- $types := include "metal-mesh.volumeManager.lvTypes" . | fromJsonArray }}
+{{- $driver := $vm.driverName | default "" | toString }}
+{{- if or (not (regexMatch "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" $driver)) (gt (len $driver) 63) }}
+{{- fail (printf "volumeManager.driverName must be a CSI driver name (lower-case DNS name, at most 63 characters, e.g. lvm.csi.metal-stack.io), not %q" $driver) }}
+{{- end }}
+{{- include "metal-mesh.volumeManager.validateVgName" (dict "name" $vm.vgName "what" "volumeManager.vgName") }}
+{{- include "metal-mesh.volumeManager.validateDevices" (dict "devices" $vm.devices "what" "volumeManager.devices") }}
+{{- $vgs := list (toString $vm.vgName) }}
+{{- range $i, $g := ($vm.volumeGroups | default list) }}
+{{- if not (kindIs "map" $g) }}
+{{- fail (printf "volumeManager.volumeGroups[%d] must be a map {name: NAME, devices: [GLOB, ...]}" $i) }}
+{{- end }}
+{{- $what := printf "volumeManager.volumeGroups[%d]" $i }}
+{{- include "metal-mesh.volumeManager.validateVgName" (dict "name" $g.name "what" (printf "%s.name" $what)) }}
+{{- if has (toString $g.name) $vgs }}
+{{- fail (printf "%s.name %q is used twice (volumeManager.vgName and volumeGroups[].name must all differ)" $what (toString $g.name)) }}
+{{- end }}
+{{- $vgs = append $vgs (toString $g.name) }}
+{{- include "metal-mesh.volumeManager.validateDevices" (dict "devices" $g.devices "what" (printf "%s.devices" $what)) }}
+{{- end }}
+{{- if not (has (toString $vm.defaultType) $types) }}
+{{- fail (printf "volumeManager.defaultType must be linear, striped or mirror, not %q" (toString $vm.defaultType)) }}
+{{- end }}
+{{- if not (regexMatch "^[0-9]+$" (toString $vm.maxVolumesPerNode)) }}
+{{- fail (printf "volumeManager.maxVolumesPerNode must be a whole number >= 0 (0: no limit), not %v" $vm.maxVolumesPerNode) }}
+{{- end }}
+{{- range $key, $val := dict "hostWritePath" (include "metal-mesh.volumeManager.hostWritePath" .) "kubeletDir" (include "metal-mesh.volumeManager.kubeletDir" .) }}
+{{- if or (not (hasPrefix "/" $val)) (regexMatch "\\s" $val) }}
+{{- fail (printf "volumeManager.%s must be an absolute directory on the node other than /, not %q" $key (toString (index $vm $key))) }}
+{{- end }}
+{{- end }}
+{{- $port := int $vm.port }}
+{{- if or (lt $port 1) (gt $port 65535) }}
+{{- fail (printf "volumeManager.port must be 1..65535, not %v" $vm.port) }}
+{{- end }}
+{{- $health := int $vm.sidecars.livenessprobe.healthPort }}
+{{- if or (lt $health 1) (gt $health 65535) (eq $health $port) }}
+{{- fail (printf "volumeManager.sidecars.livenessprobe.healthPort must be 1..65535 and differ from volumeManager.port (%d), not %v" $port $vm.sidecars.livenessprobe.healthPort) }}
+{{- end }}
+{{- if not (has (toString $vm.logFormat) (list "text" "json")) }}
+{{- fail (printf "volumeManager.logFormat must be text or json, not %q" (toString $vm.logFormat)) }}
+{{- end }}
+{{- $strategy := dig "type" "RollingUpdate" ($vm.updateStrategy | default dict) | toString }}
+{{- if not (has $strategy (list "RollingUpdate" "OnDelete")) }}
+{{- fail (printf "volumeManager.updateStrategy.type must be RollingUpdate or OnDelete, not %q" $strategy) }}
+{{- end }}
+{{- range $key, $sc := $vm.sidecars }}
+{{- if kindIs "map" $sc }}
+{{- if and (hasKey $sc "image") (not (and $sc.image.repository (or $sc.image.tag $sc.image.digest))) }}
+{{- fail (printf "volumeManager.sidecars.%s.image needs a repository and a tag (or digest)" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $sc := $vm.storageClasses | default dict }}
+{{- if $sc.enabled }}
+{{- if not (has (toString $sc.reclaimPolicy) (list "Delete" "Retain")) }}
+{{- fail (printf "volumeManager.storageClasses.reclaimPolicy must be Delete or Retain, not %q" (toString $sc.reclaimPolicy)) }}
+{{- end }}
+{{- $default := $sc.defaultClass | default "" | toString }}
+{{- if and $default (not (has $default $types)) }}
+{{- fail (printf "volumeManager.storageClasses.defaultClass must be empty (no default class) or linear, striped or mirror, not %q" $default) }}
+{{- end }}
+{{- with $sc.vgName }}
+{{- if not (has (toString .) $vgs) }}
+{{- fail (printf "volumeManager.storageClasses.vgName %q is no volume group of the driver: it must be volumeManager.vgName or one of volumeManager.volumeGroups[].name (%s)" (toString .) (join ", " $vgs)) }}
+{{- end }}
+{{- end }}
+{{- with $sc.fsType }}
+{{- if not (regexMatch "^[a-z0-9_]+$" (toString .)) }}
+{{- fail (printf "volumeManager.storageClasses.fsType must be a filesystem name (mkfs.<fsType>, e.g. ext4 or xfs), not %q" (toString .)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $snap := $vm.snapshotClass | default dict }}
+{{- if $snap.enabled }}
+{{- if not $vm.sidecars.snapshotter.enabled }}
+{{- fail "volumeManager.snapshotClass.enabled needs volumeManager.sidecars.snapshotter.enabled: without the csi-snapshotter sidecar nothing takes the class's snapshots" }}
+{{- end }}
+{{- if not (has (toString $snap.deletionPolicy) (list "Delete" "Retain")) }}
+{{- fail (printf "volumeManager.snapshotClass.deletionPolicy must be Delete or Retain, not %q" (toString $snap.deletionPolicy)) }}
+{{- end }}
+{{- end }}
+{{- end }}
