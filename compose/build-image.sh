@@ -12,12 +12,19 @@
 #                      (default: compose/firewall.yaml)
 #   --host-tool PATH   also package this program of the host (with its libraries) as
 #                      /usr/local/bin/<name>; repeatable. With rule-compiler, nft is added
-#                      unless a tool named nft is given (from PATH or /usr/sbin/nft)
+#                      unless a tool named nft is given (from PATH or /usr/sbin/nft). With
+#                      volume-manager, lvm, losetup, dash (also /bin/sh), mkdir, truncate and
+#                      mknod are added the same way (required), and blkid, mkfs.ext4, mkfs.xfs,
+#                      resize2fs and xfs_growfs when the host has them, plus the loop-device
+#                      entrypoint compose/volume-manager-entrypoint.sh as
+#                      /usr/local/bin/volume-manager-entrypoint
 #   --no-docker        only assemble compose/.rootfs
-#   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator rule-compiler)
+#   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator
+#                      rule-compiler volume-manager)
 #
 # Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator
-# --bin rule-compiler`), nft for rule-compiler (apt-get install nftables), ldd, objcopy
+# --bin rule-compiler --bin volume-manager`), nft for rule-compiler (apt-get install nftables),
+# lvm for volume-manager (apt-get install lvm2; losetup: mount or util-linux), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -41,24 +48,61 @@ while [ $# -gt 0 ]; do
         --firewall) [ $# -ge 2 ] || die "--firewall needs a value"; firewall="$2"; shift ;;
         --host-tool) [ $# -ge 2 ] || die "--host-tool needs a value"; tools+=("$2"); shift ;;
         --no-docker) docker_build=0 ;;
-        -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) bins+=("$1") ;;
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager)
+
+has_bin() { [[ " ${bins[*]} " == *" $1 "* ]]; }
+given_tool() {
+    local t
+    for t in "${tools[@]}"; do [ "$(basename "$t")" = "$1" ] && return 0; done
+    return 1
+}
+# The host's program NAME, from PATH or the usual sbin/bin directories; empty when missing.
+host_program() {
+    local d
+    command -v "$1" 2>/dev/null && return 0
+    for d in /usr/sbin /sbin /usr/bin /bin; do
+        [ -x "$d/$1" ] && { echo "$d/$1"; return 0; }
+    done
+    return 0
+}
+# Packages the host's NAME unless a tool of that name was given. With a message: required
+# (dies with it when missing); without: optional (skipped, with a note).
+want_tool() {
+    local name="$1" missing="${2:-}" path
+    given_tool "$name" && return 0
+    path="$(host_program "$name")"
+    if [ -n "$path" ]; then
+        tools+=("$path")
+    elif [ -n "$missing" ]; then
+        die "$missing"
+    else
+        echo "build-image.sh: $name not found on this host, not packaged" >&2
+    fi
+}
 
 # rule-compiler applies its ruleset with nft: package the host's, unless one was given.
-if [[ " ${bins[*]} " == *" rule-compiler "* ]]; then
-    have_nft=0
-    for t in "${tools[@]}"; do [ "$(basename "$t")" = nft ] && have_nft=1; done
-    if [ "$have_nft" = 0 ]; then
-        nft_path="$(command -v nft || true)"
-        [ -n "$nft_path" ] || { [ -x /usr/sbin/nft ] && nft_path=/usr/sbin/nft; }
-        [ -n "$nft_path" ] || die "rule-compiler needs nft in the image: apt-get install nftables (or pass --host-tool PATH)"
-        tools+=("$nft_path")
-    fi
+if has_bin rule-compiler; then
+    want_tool nft "rule-compiler needs nft in the image: apt-get install nftables (or pass --host-tool PATH)"
+fi
+
+# volume-manager runs lvm (and, on the node side, blkid, mkfs.*, resize2fs, xfs_growfs); its
+# compose entrypoint (a dash script) sets up a loop device with truncate, losetup and mknod.
+vm_entrypoint="$here/volume-manager-entrypoint.sh"
+if has_bin volume-manager; then
+    want_tool lvm "volume-manager needs lvm in the image: apt-get install lvm2 (or pass --host-tool PATH)"
+    want_tool losetup "volume-manager's entrypoint needs losetup: apt-get install mount (or pass --host-tool PATH)"
+    want_tool dash "volume-manager's entrypoint needs dash: apt-get install dash (or pass --host-tool PATH)"
+    want_tool truncate "volume-manager's entrypoint needs truncate (coreutils)"
+    want_tool mknod "volume-manager's entrypoint needs mknod (coreutils)"
+    want_tool mkdir "volume-manager's entrypoint needs mkdir (coreutils)"
+    for t in blkid mkfs.ext4 mkfs.xfs resize2fs xfs_growfs; do want_tool "$t"; done
+    [ -f "$vm_entrypoint" ] || die "$vm_entrypoint not found"
 fi
 
 for tool in ldd objcopy readelf; do
@@ -128,12 +172,22 @@ for b in "${bins[@]}"; do
     copy_libs "$src"
 done
 
-# Host programs (nft for rule-compiler), as the host has them: next to the binaries, on PATH.
+# Host programs (nft for rule-compiler; lvm, losetup, dash, ... for volume-manager), as the host
+# has them: next to the binaries, on PATH.
 for t in "${tools[@]}"; do
     cp -L "$t" "$rootfs/usr/local/bin/$(basename "$t")"
     chmod 0755 "$rootfs/usr/local/bin/$(basename "$t")"
     copy_libs "$(readlink -f "$t")"
 done
+
+# volume-manager: its entrypoint (#!/bin/sh, which is the packaged dash) and mke2fs's defaults.
+if has_bin volume-manager; then
+    mkdir -p "$rootfs/bin"
+    ln -sf /usr/local/bin/dash "$rootfs/bin/sh"
+    cp "$vm_entrypoint" "$rootfs/usr/local/bin/volume-manager-entrypoint"
+    chmod 0755 "$rootfs/usr/local/bin/volume-manager-entrypoint"
+    [ ! -f /etc/mke2fs.conf ] || install -m 0644 /etc/mke2fs.conf "$rootfs/etc/mke2fs.conf"
+fi
 
 cp "$seed" "$rootfs/etc/metal-api/seed.yaml"
 chmod 0644 "$rootfs/etc/metal-api/seed.yaml"

@@ -4,7 +4,12 @@
 //! check that the rule-compiler applied the baked-in Firewall's ruleset for real inside its
 //! container's network namespace and compiles policies on request, restart metal-api and read
 //! the IP and the load balancer back (the redb file on the named volume survived; the load
-//! balancer's record is its IP tag). The stack is torn down (`down -v`) even on panic.
+//! balancer's record is its IP tag). The volume-manager creates its volume group on a loop
+//! device its entrypoint attaches (or, where this Docker cannot give it loop devices, serves
+//! with /readyz 503 naming the missing volume group), keeps it across a restart and detaches
+//! the loop device when stopped; the same image without capabilities still serves and says
+//! why it is not ready. The stack is torn down (`down -v`) even on panic, and a loop device left
+//! behind is detached.
 //!
 //! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
 
@@ -240,6 +245,21 @@ impl Api {
         panic!("{path} not 200 {what} within {HEALTH_TIMEOUT:?}; last: {last}");
     }
 
+    /// Polls GET `path` until its answer satisfies `want`; returns the body.
+    fn wait_for(&self, path: &str, what: &str, want: impl Fn(StatusCode, &Value) -> bool) -> Value {
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            match self.call(Method::GET, path, None, None) {
+                Ok((status, body)) if want(status, &body) => return body,
+                Ok((status, body)) => last = format!("{status}: {body}"),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("{path} not {what} within {HEALTH_TIMEOUT:?}; last: {last}");
+    }
+
     /// Polls GET /v1/health until it answers 200 with status "healthy".
     fn wait_healthy(&self, what: &str) {
         let deadline = Instant::now() + HEALTH_TIMEOUT;
@@ -302,9 +322,14 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     let port = integration::free_addr().port();
     let lb_port = integration::free_addr().port();
     let rc_port = integration::free_addr().port();
+    let vm_port = integration::free_addr().port();
     let view_key = random_key("view");
     let edit_key = random_key("edit");
     let admin_key = random_key("admin");
+    // Dropped after the stack (declared before it): detaches a loop device `down` left behind.
+    let mut loop_guard = LoopGuard(None);
+    // A volume group name of this run only: the host's lvm sees the loop device too.
+    let vg = format!("mmtest{}", std::process::id());
     let stack = Stack {
         cli,
         file: root.join("compose/docker-compose.yml"),
@@ -328,6 +353,10 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
             ("METAL_CLUSTER_ID".into(), "compose-test".into()),
             ("RULE_COMPILER_HOST_IP".into(), "127.0.0.1".into()),
             ("RULE_COMPILER_HOST_PORT".into(), rc_port.to_string()),
+            ("VOLUME_MANAGER_HOST_IP".into(), "127.0.0.1".into()),
+            ("VOLUME_MANAGER_HOST_PORT".into(), vm_port.to_string()),
+            ("VOLUME_MANAGER_VG_NAME".into(), vg.clone()),
+            ("VOLUME_MANAGER_LOOP_SIZE".into(), "512M".into()),
         ],
     };
     eprintln!(
@@ -413,6 +442,8 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     );
 
     check_rule_compiler(&root, rc_port);
+    check_volume_manager(&stack, vm_port, &vg, &mut loop_guard);
+    check_volume_manager_without_capabilities(&stack.project, &vg);
 
     // Restart the container; the allocation must come back from the volume.
     let before = stack.started_at();
@@ -460,6 +491,207 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     assert_eq!(status, StatusCode::OK, "{released}");
     assert_eq!(released["released"][0]["freed"], true);
     drop(stack);
+
+    // `down` stopped the volume-manager with SIGTERM: its entrypoint detached the loop device.
+    if let Some(file) = &loop_guard.0 {
+        let left = loops_backed_by(file);
+        assert!(
+            left.is_empty(),
+            "loop devices still attached to {file} after `down`: {left:?}"
+        );
+        eprintln!("no loop device left over {file}");
+    }
+}
+
+/// Whether this Docker can give the volume-manager's container loop devices: the host has them
+/// and the daemon is neither rootless nor user-namespaced (no mknod there).
+fn loop_devices_expected() -> bool {
+    if !std::path::Path::new("/dev/loop-control").exists() {
+        return false;
+    }
+    let out = Command::new("docker")
+        .args(["info", "-f", "{{json .SecurityOptions}}"])
+        .output()
+        .expect("docker info");
+    let options = String::from_utf8_lossy(&out.stdout);
+    !(options.contains("rootless") || options.contains("userns"))
+}
+
+/// The host's loop devices whose backing file ends in `/<name>` (from sysfs).
+fn loops_backed_by(name: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let dev = e.file_name().to_string_lossy().into_owned();
+            let back = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            let back = back.trim().trim_end_matches(" (deleted)");
+            back.ends_with(&format!("/{name}"))
+                .then(|| format!("/dev/{dev}"))
+        })
+        .collect()
+}
+
+/// Detaches, on drop, every loop device over the volume-manager's loop file (named
+/// `pv-<uuid>.img`, so only ever this run's): a test that failed half-way, or a container
+/// killed before its entrypoint could detach, must not leave one on the host.
+struct LoopGuard(Option<String>);
+
+impl Drop for LoopGuard {
+    fn drop(&mut self) {
+        let Some(file) = &self.0 else { return };
+        for dev in loops_backed_by(file) {
+            let ok = quiet(Command::new("losetup").args(["-d", &dev]))
+                .is_some_and(|o| o.status.success());
+            eprintln!("detached leftover {dev} over {file}: {ok}");
+        }
+    }
+}
+
+/// Whether a /readyz body says that volume group `vg` is missing (not merely being set up).
+fn missing(readyz: &Value, vg: &str) -> bool {
+    readyz["checks"]["volume-groups"]
+        .as_str()
+        .is_some_and(|r| r.contains(&format!("volume group {vg} does not exist")))
+}
+
+/// The loop file the volume-manager's entrypoint attached (`pv-<uuid>.img`), from its log.
+fn attached_loop_file(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|line| {
+        let said = line.split_once("volume-manager-entrypoint: ")?.1;
+        let path = match said.strip_prefix("attached ") {
+            Some(rest) => rest.split_once(" to ")?.1,
+            None => said.split_once(" is already attached to ")?.1,
+        };
+        Some(path.trim().rsplit('/').next()?.to_string())
+    })
+}
+
+/// The volume-manager container: alive at once; with loop devices ready with its volume group
+/// present on the loop device its entrypoint attached, the same group after a restart (the loop
+/// file lives on the named volume; the loop device was detached at the stop and attached anew);
+/// without, 503 naming the missing group. The loop file's name goes to `guard`.
+fn check_volume_manager(stack: &Stack, port: u16, vg: &str, guard: &mut LoopGuard) {
+    let vm = Api::new(port);
+    vm.wait_ok("/healthz", "volume-manager alive");
+    let logs = || stack.run(&["logs", "--no-color", "volume-manager"]);
+    if !loop_devices_expected() {
+        let body = vm.wait_for("/readyz", "503 naming the missing volume group", |s, b| {
+            s == StatusCode::SERVICE_UNAVAILABLE && missing(b, vg)
+        });
+        let reason = body["checks"]["volume-groups"].as_str().unwrap_or_default();
+        let (status, groups) = vm
+            .call(Method::GET, "/v1/volumegroups", None, None)
+            .expect("GET /v1/volumegroups");
+        assert_eq!(status, StatusCode::OK, "{groups}");
+        assert_eq!(groups[0]["present"], false, "{groups}");
+        let log = logs();
+        assert!(log.contains("no loop device: "), "{log}");
+        eprintln!("volume-manager serves without loop devices: {reason}");
+        return;
+    }
+
+    vm.wait_ok(
+        "/readyz",
+        "volume-manager ready (volume group on the loop device)",
+    );
+    let log = logs();
+    let file = attached_loop_file(&log)
+        .unwrap_or_else(|| panic!("no loop device attached in the log:\n{log}"));
+    guard.0 = Some(file.clone());
+    let group = |what: &str| {
+        let (status, groups) = vm
+            .call(Method::GET, "/v1/volumegroups", None, None)
+            .expect("GET /v1/volumegroups");
+        assert_eq!(status, StatusCode::OK, "{what}: {groups}");
+        let groups = groups.as_array().cloned().unwrap_or_default();
+        assert_eq!(groups.len(), 1, "{what}: {groups:?}");
+        let g = groups[0].clone();
+        assert_eq!(g["name"], vg, "{what}: {g}");
+        assert_eq!(g["default"], true, "{what}: {g}");
+        assert_eq!(g["present"], true, "{what}: {g}");
+        assert_eq!(g["vg"]["pv_count"], 1, "{what}: {g}");
+        let pv = g["pvs"][0]["name"].as_str().unwrap_or_default().to_string();
+        assert!(pv.starts_with("/dev/loop"), "{what}: {g}");
+        assert!(
+            g["vg"]["size"].as_u64().is_some_and(|s| s > 400 << 20),
+            "{what}: a 512M loop file: {g}"
+        );
+        (g["vg"]["uuid"].clone(), pv)
+    };
+    let (uuid, pv) = group("after start");
+    assert_eq!(
+        loops_backed_by(&file),
+        vec![pv.clone()],
+        "{pv} is the host's loop device over {file}"
+    );
+    eprintln!("volume-manager: volume group {vg} on {pv} ({file})");
+
+    stack.run(&["restart", "-t", "15", "volume-manager"]);
+    vm.wait_ok("/readyz", "volume-manager ready after a restart");
+    let (uuid_after, pv_after) = group("after restart");
+    assert_eq!(uuid, uuid_after, "the same volume group after the restart");
+    let log = logs();
+    assert!(
+        log.contains(&format!("detached {pv}")),
+        "the stop detached {pv}:\n{log}"
+    );
+    assert_eq!(loops_backed_by(&file), vec![pv_after.clone()]);
+    eprintln!("volume-manager: {vg} back on {pv_after} after a restart");
+}
+
+/// The same image and entrypoint without any capability (no mknod, no loop ioctls): it still
+/// serves, /healthz 200, /readyz 503 naming the missing volume group, and logs why.
+fn check_volume_manager_without_capabilities(project: &str, vg: &str) {
+    struct Container(String);
+    impl Drop for Container {
+        fn drop(&mut self) {
+            // -v: also the image's anonymous /data volume.
+            let _ = quiet(Command::new("docker").args(["rm", "-f", "-v", &self.0]));
+        }
+    }
+    let port = integration::free_addr().port();
+    let container = Container(format!("{project}-vm-nocaps"));
+    let publish = format!("127.0.0.1:{port}:8083");
+    #[rustfmt::skip]
+    let args = [
+        "run", "-d", "--name", &container.0, "--user", "0:0", "--cap-drop", "ALL",
+        "--read-only", "--tmpfs", "/run", "--tmpfs", "/tmp", "--tmpfs", "/var/lib/volume-manager",
+        "-p", &publish, "--entrypoint", "/usr/local/bin/volume-manager-entrypoint",
+        "metal-mesh:dev",
+        "volume-manager", "--listen", "0.0.0.0:8083", "--node-id", "nocaps",
+        "--csi-endpoint", "unix:///run/csi/csi.sock", "--vg-name", vg, "--no-activation",
+    ];
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vm = Api::new(port);
+    vm.wait_ok("/healthz", "volume-manager without capabilities alive");
+    let body = vm.wait_for("/readyz", "503 naming the missing volume group", |s, b| {
+        s == StatusCode::SERVICE_UNAVAILABLE && missing(b, vg)
+    });
+    let reason = body["checks"]["volume-groups"].as_str().unwrap_or_default();
+    let (status, groups) = vm
+        .call(Method::GET, "/v1/volumegroups", None, None)
+        .expect("GET /v1/volumegroups");
+    assert_eq!(status, StatusCode::OK, "{groups}");
+    assert_eq!(groups[0]["present"], false, "{groups}");
+    let logs = Command::new("docker")
+        .args(["logs", &container.0])
+        .output()
+        .expect("docker logs");
+    let stderr = String::from_utf8_lossy(&logs.stderr);
+    assert!(stderr.contains("no loop device: "), "{stderr}");
+    eprintln!("volume-manager without capabilities: not ready, {reason}");
 }
 
 /// The rule-compiler container: ready once the Firewall baked into the image is compiled and

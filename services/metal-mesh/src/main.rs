@@ -1,5 +1,6 @@
-//! metal-mesh: the whole mesh in one process for local use. For now it runs the embedded
-//! metal-api on its embedded seed; later services join here.
+//! metal-mesh: the whole mesh in one process for local use: the embedded metal-api on its
+//! embedded seed, the lb-allocator, the rule-compiler and the volume-manager; later services
+//! join here.
 
 mod up;
 

@@ -1,9 +1,11 @@
 //! `metal-mesh up`: state in `./.metal-mesh/`, HMAC keys generated on first start and kept
 //! in `hmac-keys.env`, the embedded seed written to `seed.yaml` (edit it to change the
 //! inventory) and the embedded Firewall to `firewall.yaml`, then every service in one process
-//! until SIGTERM/SIGINT: metal-api, the lb-allocator and the rule-compiler (without Kubernetes
+//! until SIGTERM/SIGINT: metal-api, the lb-allocator, the rule-compiler (without Kubernetes
 //! unless `--kubeconfig` is given; the rule-compiler only renders its ruleset unless
-//! `--rule-compiler-apply` is given).
+//! `--rule-compiler-apply` is given) and the volume-manager (its CSI socket in
+//! `volume-manager/csi.sock`; lvm metadata only unless `--volume-manager-activate`; no devices,
+//! so no volume group is ever created, unless `--volume-manager-devices` is given).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,30 @@ pub struct UpArgs {
     /// Listen address of the rule-compiler.
     #[arg(long, default_value = "127.0.0.1:8082")]
     pub rule_compiler_listen: std::net::SocketAddr,
+    /// Listen address of the volume-manager.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    pub volume_manager_listen: std::net::SocketAddr,
+    /// Devices (comma-separated paths or globs) the volume-manager creates its volume group
+    /// from when that does not exist yet: they become LVM physical volumes, whatever they held
+    /// before (needs root and lvm2). Without them no volume group is ever created: the
+    /// volume-manager runs all the same, its /readyz answering 503 until the group exists.
+    #[arg(long, value_delimiter = ',')]
+    pub volume_manager_devices: Vec<String>,
+    /// The volume-manager's volume group.
+    #[arg(long, default_value = "csi-lvm")]
+    pub volume_manager_vg_name: String,
+    /// The volume-manager's node id (CSI topology); defaults to this machine's hostname.
+    #[arg(long)]
+    pub volume_manager_node_id: Option<String>,
+    /// The volume-manager's CSI endpoint; defaults to unix://STATE_DIR/volume-manager/csi.sock
+    /// (absolute).
+    #[arg(long)]
+    pub volume_manager_csi_endpoint: Option<String>,
+    /// Let lvm activate the volume-manager's volumes (device-mapper, root), so that the node side
+    /// can mount them. Without it the volume-manager runs with --no-activation: lvm metadata
+    /// only, nothing appears in /dev/mapper.
+    #[arg(long)]
+    pub volume_manager_activate: bool,
     /// Let the rule-compiler apply its ruleset to THIS machine's kernel: it replaces table
     /// `inet firewall` in the network namespace metal-mesh runs in (forward policy drop, which
     /// can cut off containers and VMs routed through this machine), and needs root or
@@ -127,6 +153,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let listen = args.runtime.listen;
     let lb_listen = args.lb_allocator_listen;
     let rc_listen = args.rule_compiler_listen;
+    let vm_listen = args.volume_manager_listen;
+    let vm_args = volume_manager_args(&args)?;
     println!("metal-mesh up");
     println!("  metal-api      http://{listen}  (docs http://{listen}/docs, metrics /metrics)");
     println!(
@@ -146,6 +174,21 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         match &args.kubeconfig {
             Some(k) => format!("Kubernetes from {}", k.display()),
             None => "no Kubernetes".into(),
+        }
+    );
+    println!(
+        "  volume-manager http://{vm_listen}  (docs http://{vm_listen}/docs; CSI {}; volume group {} {}; {})",
+        vm_args.csi_endpoint,
+        vm_args.vg_name,
+        if vm_args.devices.is_empty() {
+            "(no devices: /readyz 503 until it exists)".to_string()
+        } else {
+            format!("(created from {} if missing)", vm_args.devices.join(","))
+        },
+        if vm_args.no_activation {
+            "lvm metadata only, no activation"
+        } else {
+            "activates volumes"
         }
     );
     println!("  state          {}", args.state_dir.display());
@@ -194,7 +237,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         };
         let lb_runtime = lb_args.runtime.clone();
         let rc_runtime = rc_args.runtime.clone();
-        let (api, lb, rc) = futures::join!(
+        let vm_runtime = vm_args.runtime.clone();
+        let (api, lb, rc, vm) = futures::join!(
             async {
                 stop_all(
                     mesh_runtime::launch(metal_api::INFO, &runtime, shutdown.clone(), |setup| {
@@ -225,10 +269,21 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                     .await,
                 )
             },
+            async {
+                stop_all(
+                    mesh_runtime::launch(
+                        volume_manager::INFO,
+                        &vm_runtime,
+                        shutdown.clone(),
+                        |setup| volume_manager::start(vm_args, setup),
+                    )
+                    .await,
+                )
+            },
         );
         telemetry.shutdown().await;
         actix_rt::System::current().stop();
-        api.and(lb).and(rc)
+        api.and(lb).and(rc).and(vm)
     })
 }
 
@@ -295,6 +350,74 @@ fn rule_compiler_args(args: &UpArgs, firewall: &Path) -> anyhow::Result<rule_com
     Ok(parsed)
 }
 
+/// This machine's hostname, or "metal-mesh" when it has none to read.
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "metal-mesh".into())
+}
+
+/// The longest path a unix socket address holds (`sun_path` less its terminating NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The volume-manager's command line: its CSI socket under the state directory, the node named
+/// after this machine, metadata-only lvm unless `--volume-manager-activate`, and devices only
+/// from `--volume-manager-devices`.
+fn volume_manager_args(args: &UpArgs) -> anyhow::Result<volume_manager::Args> {
+    let endpoint = match &args.volume_manager_csi_endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => {
+            let dir = std::path::absolute(&args.state_dir)
+                .with_context(|| format!("resolving {}", args.state_dir.display()))?;
+            format!("unix://{}", dir.join("volume-manager/csi.sock").display())
+        }
+    };
+    let socket = endpoint.strip_prefix("unix://").unwrap_or(&endpoint);
+    anyhow::ensure!(
+        socket.len() <= MAX_SOCKET_PATH,
+        "the volume-manager's CSI socket {socket} is longer than a unix socket path may be \
+         ({MAX_SOCKET_PATH} bytes): use a shorter --state-dir or --volume-manager-csi-endpoint"
+    );
+    let node_id = args.volume_manager_node_id.clone().unwrap_or_else(hostname);
+    let mut argv: Vec<String> = [
+        "volume-manager",
+        "--listen",
+        &args.volume_manager_listen.to_string(),
+        "--log-format",
+        log_format(args),
+        "--log-level",
+        &args.runtime.log_level,
+        "--csi-endpoint",
+        &endpoint,
+        "--node-id",
+        &node_id,
+        "--vg-name",
+        &args.volume_manager_vg_name,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !args.volume_manager_activate {
+        argv.push("--no-activation".into());
+    }
+    if !args.volume_manager_devices.is_empty() {
+        argv.extend(["--devices".into(), args.volume_manager_devices.join(",")]);
+    }
+    let mut parsed: volume_manager::Args =
+        mesh_runtime::try_parse_args_from(volume_manager::cli::ENV_PREFIX, argv)
+            .map_err(|e| anyhow::anyhow!("volume-manager arguments: {e}"))?;
+    // Devices turn into physical volumes: only ever the ones given to `up` itself, never an
+    // environment's VOLUME_MANAGER_DEVICES or VOLUME_MANAGER_VOLUME_GROUP (nor its
+    // VOLUME_MANAGER_NO_ACTIVATION=false without --volume-manager-activate).
+    parsed.devices = args.volume_manager_devices.clone();
+    parsed.volume_groups.clear();
+    parsed.no_activation = !args.volume_manager_activate;
+    Ok(parsed)
+}
+
 /// The lb-allocator's command line for the embedded metal-api (admin key: it also updates
 /// machines) and the seed's project.
 fn lb_allocator_args(args: &UpArgs, admin_key: &str) -> anyhow::Result<lb_allocator::Args> {
@@ -340,4 +463,74 @@ fn lb_allocator_args(args: &UpArgs, admin_key: &str) -> anyhow::Result<lb_alloca
     }
     mesh_runtime::try_parse_args_from(lb_allocator::cli::ENV_PREFIX, argv)
         .map_err(|e| anyhow::anyhow!("lb-allocator arguments: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Up {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn up(args: &[&str]) -> UpArgs {
+        mesh_runtime::try_parse_args_from::<Up, _, _>(
+            "METAL_MESH",
+            std::iter::once("up").chain(args.iter().copied()),
+        )
+        .unwrap()
+        .up
+    }
+
+    #[test]
+    fn the_volume_manager_gets_no_devices_and_no_activation_by_default() {
+        let vm = volume_manager_args(&up(&["--state-dir", "/srv/mesh"])).unwrap();
+        assert_eq!(vm.csi_endpoint, "unix:///srv/mesh/volume-manager/csi.sock");
+        assert_eq!(vm.runtime.listen.to_string(), "127.0.0.1:8083");
+        assert_eq!(vm.vg_name, "csi-lvm");
+        assert!(vm.devices.is_empty());
+        assert!(vm.volume_groups.is_empty());
+        assert!(vm.no_activation);
+        assert_eq!(vm.node_id, hostname());
+        assert!(!vm.node_id.is_empty());
+    }
+
+    #[test]
+    fn the_volume_manager_takes_devices_node_and_activation_from_up() {
+        let vm = volume_manager_args(&up(&[
+            "--state-dir",
+            "rel/state",
+            "--volume-manager-devices",
+            "/dev/loop3,/dev/loop4",
+            "--volume-manager-node-id",
+            "n1",
+            "--volume-manager-activate",
+            "--volume-manager-listen",
+            "127.0.0.1:9083",
+        ]))
+        .unwrap();
+        assert_eq!(vm.devices, ["/dev/loop3", "/dev/loop4"]);
+        assert_eq!(vm.node_id, "n1");
+        assert!(!vm.no_activation);
+        assert_eq!(vm.runtime.listen.to_string(), "127.0.0.1:9083");
+        // A relative state directory gives an absolute socket path (CSI wants unix:///abs).
+        let socket = std::env::current_dir()
+            .unwrap()
+            .join("rel/state/volume-manager/csi.sock");
+        assert_eq!(vm.csi_endpoint, format!("unix://{}", socket.display()));
+    }
+
+    #[test]
+    fn a_csi_socket_path_too_long_for_unix_sockets_is_refused() {
+        let deep = format!("/{}", "d".repeat(120));
+        let err = volume_manager_args(&up(&["--state-dir", &deep])).unwrap_err();
+        assert!(
+            err.to_string().contains("--volume-manager-csi-endpoint"),
+            "{err}"
+        );
+        let bad = volume_manager_args(&up(&["--volume-manager-vg-name", "a/b"]));
+        assert!(bad.is_err());
+    }
 }

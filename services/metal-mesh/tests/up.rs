@@ -1,7 +1,10 @@
-//! `metal-mesh up` on its embedded defaults: metal-api, lb-allocator and rule-compiler in one
-//! process, the lb-allocator allocating from the embedded metal-api, the rule-compiler rendering
-//! (dry run, never applying) the ruleset of the embedded Firewall and compiling on request, keys
-//! and the Firewall kept in the state directory, and SIGTERM stopping all with exit code 0.
+//! `metal-mesh up` on its embedded defaults: metal-api, lb-allocator, rule-compiler and
+//! volume-manager in one process, the lb-allocator allocating from the embedded metal-api, the
+//! rule-compiler rendering (dry run, never applying) the ruleset of the embedded Firewall and
+//! compiling on request, the volume-manager serving (CSI socket in the state directory) without
+//! devices, keys and the Firewall kept in the state directory, and SIGTERM stopping all with
+//! exit code 0. With `--volume-manager-devices` (as root with lvm2 and loop devices) the
+//! volume-manager creates its volume group from them.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
@@ -47,10 +50,11 @@ async fn wait_ok(http: &reqwest::Client, url: &str) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn up_runs_metal_api_lb_allocator_and_rule_compiler_together() {
+async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_together() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let (api, lb, rc) = (free_addr(), free_addr(), free_addr());
+    let (api, lb, rc, vm) = (free_addr(), free_addr(), free_addr(), free_addr());
+    let vg = format!("mmup{}", std::process::id());
     let child = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
         .args(["up", "--state-dir"])
         .arg(dir.path())
@@ -61,18 +65,26 @@ async fn up_runs_metal_api_lb_allocator_and_rule_compiler_together() {
             &lb.to_string(),
             "--rule-compiler-listen",
             &rc.to_string(),
+            "--volume-manager-listen",
+            &vm.to_string(),
+            // This machine's volume groups stay as they are whatever it has.
+            "--volume-manager-vg-name",
+            &vg,
             "--log-level",
             "warn",
         ])
         .stdout(Stdio::null())
         // The rule-compiler's Kubernetes comes from --kubeconfig only, never from here.
         .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+        // Devices come from --volume-manager-devices only, never from here.
+        .env("VOLUME_MANAGER_DEVICES", "/dev/null")
         .spawn()
         .unwrap();
     let mut mesh = Mesh(child);
     wait_for(api);
     wait_for(lb);
     wait_for(rc);
+    wait_for(vm);
     let http = reqwest::Client::new();
 
     let health = http
@@ -154,6 +166,19 @@ async fn up_runs_metal_api_lb_allocator_and_rule_compiler_together() {
     );
     assert_eq!(compiled["ignored"], serde_json::json!([]), "{compiled}");
 
+    // The volume-manager: alive, its CSI socket in the state directory, and without devices not
+    // ready (its volume group does not exist) or, where lvm cannot run, saying so; `up` runs on.
+    check_volume_manager_without_devices(&http, vm, &vg).await;
+    let socket = dir.path().join("volume-manager/csi.sock");
+    assert!(
+        std::fs::metadata(&socket).is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt as _;
+            m.file_type().is_socket()
+        }),
+        "{} is the CSI socket",
+        socket.display()
+    );
+
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(mesh.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -161,4 +186,168 @@ async fn up_runs_metal_api_lb_allocator_and_rule_compiler_together() {
     .unwrap();
     let status = mesh.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// GET `url`: status and body (JSON, or the text as a JSON string).
+async fn get(http: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
+    let r = http.get(url).send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, body)
+}
+
+/// The volume-manager of `up` without devices: /healthz 200; /readyz 503 naming the missing
+/// volume group `vg` (once lvm has been asked) or, on a machine where lvm cannot run (no lvm2,
+/// not root), the lvm failure; /v1/volumegroups lists `vg` as absent, or is a 503 problem when
+/// lvm cannot be read.
+async fn check_volume_manager_without_devices(http: &reqwest::Client, vm: SocketAddr, vg: &str) {
+    let (status, body) = get(http, &format!("http://{vm}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reason = loop {
+        let (status, body) = get(http, &format!("http://{vm}/readyz")).await;
+        assert_eq!(status, 503, "no volume group {vg} without devices: {body}");
+        let reason = body["checks"]["volume-groups"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !reason.contains("being set up") {
+            break reason;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        reason.contains(&format!("volume group {vg} does not exist")) || reason.contains("lvm"),
+        "/readyz names why: {reason}"
+    );
+    let (status, groups) = get(http, &format!("http://{vm}/v1/volumegroups")).await;
+    match status {
+        200 => {
+            assert_eq!(groups[0]["name"], vg, "{groups}");
+            assert_eq!(groups[0]["default"], true, "{groups}");
+            assert_eq!(groups[0]["present"], false, "{groups}");
+        }
+        // lvm cannot be read here: a problem document saying why.
+        500 | 503 => assert!(groups["detail"].as_str().is_some(), "{groups}"),
+        other => panic!("/v1/volumegroups answered {other}: {groups}"),
+    }
+}
+
+/// Whether lvm can run here on loop devices (root, lvm2, loop-control); under CI it must.
+fn lvm_here() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let lvm = Command::new("lvm")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let ok = root && lvm && std::path::Path::new("/dev/loop-control").exists();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the lvm test: root {root}, lvm2 {lvm}"
+        );
+        eprintln!("skipped: needs root, lvm2 and loop devices");
+    }
+    ok
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A loop device over a sparse file; on drop the volume group on it is removed and the device
+/// detached.
+struct LoopVg {
+    dev: String,
+    vg: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for LoopVg {
+    fn drop(&mut self) {
+        let _ = Command::new("lvm")
+            .args(["vgremove", "--driverloaded", "n", "-f", &self.vg])
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .output();
+        let _ = Command::new("losetup").args(["-d", &self.dev]).output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_creates_the_volume_group_from_the_devices_it_is_given() {
+    if !lvm_here() {
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let disk = tempfile::tempdir().unwrap();
+    let file = disk.path().join("disk.img");
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let dev = run("losetup", &["--find", "--show", file.to_str().unwrap()]);
+    let vg = format!("mmupdev{}", std::process::id());
+    let _loop = LoopVg {
+        dev: dev.clone(),
+        vg: vg.clone(),
+        _dir: disk,
+    };
+    let (api, lb, rc, vm) = (free_addr(), free_addr(), free_addr(), free_addr());
+    let child = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
+        .args(["up", "--state-dir"])
+        .arg(dir.path())
+        .args(["--listen", &api.to_string()])
+        .args(["--lb-allocator-listen", &lb.to_string()])
+        .args(["--rule-compiler-listen", &rc.to_string()])
+        .args(["--volume-manager-listen", &vm.to_string()])
+        .args(["--volume-manager-vg-name", &vg])
+        .args(["--volume-manager-devices", &dev])
+        .args(["--log-level", "warn"])
+        .stdout(Stdio::null())
+        .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+        .spawn()
+        .unwrap();
+    let mut mesh = Mesh(child);
+    wait_for(vm);
+    let http = reqwest::Client::new();
+    wait_ok(&http, &format!("http://{vm}/readyz")).await;
+    let groups = wait_ok(&http, &format!("http://{vm}/v1/volumegroups")).await;
+    assert_eq!(groups[0]["name"], vg.as_str(), "{groups}");
+    assert_eq!(groups[0]["present"], true, "{groups}");
+    assert_eq!(groups[0]["pvs"][0]["name"], dev.as_str(), "{groups}");
+    let tags = run(
+        "lvm",
+        &[
+            "vgs",
+            "--noheadings",
+            "-o",
+            "vg_tags",
+            "--driverloaded",
+            "n",
+            &vg,
+        ],
+    );
+    assert!(tags.contains("csi-lvm-driver"), "{tags}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(mesh.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(mesh.0.wait().unwrap().code(), Some(0));
 }

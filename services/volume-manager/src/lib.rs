@@ -12,6 +12,7 @@ pub mod core;
 pub mod driver;
 pub mod error;
 pub mod grpc;
+pub mod known;
 pub mod lvm;
 pub mod metrics;
 pub mod node;
@@ -135,6 +136,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         vgs: groups.iter().map(|(n, _)| n.clone()).collect(),
         default_size: args.default_size,
         dev_dir: args.dev_dir.clone(),
+        known: Default::default(),
     };
     let mut actors = BTreeMap::new();
     for (vg, _) in &groups {

@@ -1,18 +1,21 @@
-//! The blocking operations: read lvm, decide with the pure core, run lvm, read back. Mutations
-//! run inside their volume group's actor (one at a time per VG); reads run anywhere.
+//! The blocking operations: decide with the pure core, run lvm. Mutations run inside their
+//! volume group's actor (one at a time per VG) and decide on the VG's model ([`Known`]), so
+//! CreateVolume and DeleteVolume each cost one lvm command; reads run anywhere.
 
 use std::fs::OpenOptions;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::core::capacity::{allocation_unit, available};
+use crate::core::model::VgModel;
 use crate::core::names;
 use crate::core::params::LvType;
-use crate::core::plan::{self, CreateRequest, Decision};
+use crate::core::plan::{self, CreateRequest, Decision, PlanError};
 use crate::core::report::{Lv, Pv, Vg};
 use crate::core::size::Range;
 use crate::core::tags::{self, Source};
 use crate::error::{OpError, OpResult};
+use crate::known::Known;
 use crate::lvm::{Failure, Lvm};
 
 /// Marks a volume whose content is still being copied from its source: a retry after a crash
@@ -28,6 +31,7 @@ pub struct Store {
     pub default_size: u64,
     /// Where LV device nodes appear (`<dev_dir>/<vg>/<lv>`).
     pub dev_dir: PathBuf,
+    pub known: Known,
 }
 
 impl Store {
@@ -54,12 +58,58 @@ impl Store {
         Ok(self.lvm.lvs(&self.vgs)?)
     }
 
-    /// The LV named `name` in any managed VG.
+    /// The LV named `name` in any managed VG: from the models when every VG has one, else
+    /// from lvm.
     pub fn find(&self, name: &str) -> OpResult<Option<Lv>> {
         if !names::id_is_lv_name(name) {
             return Ok(None);
         }
+        if let Some(found) = self.known.lookup(&self.vgs, name) {
+            return Ok(found);
+        }
         Ok(self.all_lvs()?.into_iter().find(|lv| lv.name == name))
+    }
+
+    /// Like [`Store::find`], but an LV the models do not know is looked for in lvm too: for
+    /// answers that would otherwise leave an LV behind (DeleteVolume of an unknown id).
+    pub fn find_confirmed(&self, name: &str) -> OpResult<Option<Lv>> {
+        match self.find(name)? {
+            Some(lv) => Ok(Some(lv)),
+            None if names::id_is_lv_name(name) => {
+                Ok(self.all_lvs()?.into_iter().find(|lv| lv.name == name))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The VG's model, loaded from lvm when there is none. Only the VG's actor calls this.
+    pub fn model(&self, vg: &str) -> OpResult<VgModel> {
+        match self.known.get(vg) {
+            Some(model) => Ok(model),
+            None => self.reload(vg),
+        }
+    }
+
+    /// Reads the VG's model from lvm and keeps it. Only the VG's actor calls this.
+    pub fn reload(&self, vg: &str) -> OpResult<VgModel> {
+        let (state, pvs) = self.vg_state(vg)?;
+        let lvs = self.lvm.lvs(&[vg.to_string()])?;
+        let model = VgModel {
+            vg: state,
+            pvs,
+            lvs,
+        };
+        self.known.put(model.clone());
+        Ok(model)
+    }
+
+    /// After a mutation the model does not follow by itself: reload it when the mutation
+    /// succeeded, drop it (reloaded on next use) when it failed half-way or the reload fails.
+    fn settle<T>(&self, vg: &str, result: OpResult<T>) -> OpResult<T> {
+        if result.is_err() || self.reload(vg).is_err() {
+            self.known.forget(vg);
+        }
+        result
     }
 
     pub fn volume(&self, id: &str) -> OpResult<Lv> {
@@ -92,7 +142,6 @@ impl Store {
     /// CreateVolume: adopts the LV a previous attempt left (same name), or creates it.
     pub fn create_volume(&self, mut req: CreateRequest) -> OpResult<Lv> {
         self.managed(&req.vg)?;
-        let existing = self.find(&req.lv)?;
         let source = match &req.source {
             None => None,
             Some(source) => {
@@ -117,45 +166,87 @@ impl Store {
                 Some(lv)
             }
         };
-        let (vg, pvs) = self.vg_state(&req.vg)?;
-        let lv = match plan::create(&req, existing.as_ref(), &vg, &pvs, self.default_size)? {
-            Decision::Existing(lv) => lv,
-            Decision::Create(new) => {
-                let mut args = plan::lvcreate_args(&new, self.lvm.no_activation);
-                if source.is_some() {
-                    let at = args.len() - 1;
-                    args.splice(
-                        at..at,
-                        ["--addtag".to_string(), format!("{POPULATING}=true")],
-                    );
+        // Decide on the model; what lvm refuses (the name taken, no room) is decided again
+        // once on a model freshly read from lvm.
+        let mut fresh = false;
+        let lv = loop {
+            let model = if fresh {
+                self.reload(&req.vg)?
+            } else {
+                self.model(&req.vg)?
+            };
+            let existing = self.find(&req.lv)?;
+            let planned = plan::create(
+                &req,
+                existing.as_ref(),
+                &model.vg,
+                &model.pvs,
+                self.default_size,
+            );
+            let new = match planned {
+                // A retry is answered from lvm, not from the model: the LV may have gone
+                // behind the driver's back.
+                Ok(Decision::Existing(lv)) if fresh => break lv,
+                Ok(Decision::Existing(_)) => {
+                    fresh = true;
+                    continue;
                 }
-                if new.meta.lv_type != req.lv_type {
-                    tracing::warn!(
-                        volume = new.lv,
-                        vg = new.vg,
-                        "volume group has fewer than 2 physical volumes: {} falls back to linear",
-                        req.lv_type
-                    );
+                Ok(Decision::Create(new)) => new,
+                Err(PlanError::Exhausted(_)) if !fresh => {
+                    fresh = true;
+                    continue;
                 }
-                match self.lvm.run(&args) {
-                    Ok(_) => {}
-                    Err(e) if e.failure == Failure::NoSpace => {
-                        return Err(OpError::Exhausted(format!(
+                Err(e) => return Err(e.into()),
+            };
+            let extra_tags: Vec<String> = source
+                .iter()
+                .map(|_| format!("{POPULATING}=true"))
+                .collect();
+            let mut args = plan::lvcreate_args(&new, self.lvm.no_activation);
+            let at = args.len() - 1;
+            for tag in &extra_tags {
+                args.splice(at..at, ["--addtag".to_string(), tag.clone()]);
+            }
+            if new.meta.lv_type != req.lv_type {
+                tracing::warn!(
+                    volume = new.lv,
+                    vg = new.vg,
+                    "volume group has fewer than 2 physical volumes: {} falls back to linear",
+                    req.lv_type
+                );
+            }
+            match self.lvm.run(&args) {
+                Ok(_) => {
+                    let recorded = self.known.update(&new.vg, |m| m.created(&new, &extra_tags));
+                    match recorded {
+                        Some(lv) => break lv,
+                        None => break self.volume(&new.lv)?,
+                    }
+                }
+                Err(e) if e.failure == Failure::Exists && !fresh => fresh = true,
+                Err(e) => {
+                    self.known.forget(&new.vg);
+                    return Err(if e.failure == Failure::NoSpace {
+                        OpError::Exhausted(format!(
                             "volume group {} has not enough free space: {}",
                             new.vg, e.stderr
-                        )));
-                    }
-                    Err(e) => return Err(e.into()),
+                        ))
+                    } else {
+                        e.into()
+                    });
                 }
-                self.volume(&new.lv)?
             }
         };
         if let Some(source) = source
             && lv.tag_value(POPULATING).is_some()
         {
-            self.populate(&source, &lv)?;
-            self.lvm
-                .deltag(&lv.vg, &lv.name, &format!("{POPULATING}=true"))?;
+            let populated = self.populate(&source, &lv).and_then(|()| {
+                Ok(self
+                    .lvm
+                    .deltag(&lv.vg, &lv.name, &format!("{POPULATING}=true"))?)
+            });
+            self.settle(&lv.vg, populated)?;
+            return self.volume(&lv.name);
         }
         Ok(lv)
     }
@@ -190,7 +281,7 @@ impl Store {
 
     /// DeleteVolume: idempotent; never removes an LV that is not one of our volumes.
     pub fn delete_volume(&self, id: &str) -> OpResult<()> {
-        let Some(lv) = self.find(id)? else {
+        let Some(lv) = self.find_confirmed(id)? else {
             return Ok(());
         };
         if !tags::is_volume(&lv) {
@@ -201,20 +292,31 @@ impl Store {
             );
             return Ok(());
         }
-        let snapshots: Vec<String> = self
-            .all_lvs()?
-            .into_iter()
-            .filter(|s| s.vg == lv.vg && s.origin.as_deref() == Some(lv.name.as_str()))
-            .map(|s| s.name)
-            .collect();
+        let snapshots = self.model(&lv.vg)?.snapshots_of(&lv.name);
         if !snapshots.is_empty() {
             return Err(OpError::Precondition(format!(
                 "volume {id} has snapshots ({}); delete them first",
                 snapshots.join(", ")
             )));
         }
-        self.lvm.run(&plan::lvremove_args(&lv.vg, &lv.name))?;
-        Ok(())
+        match self.lvm.run(&plan::lvremove_args(&lv.vg, &lv.name)) {
+            Ok(_) => {
+                self.known.update(&lv.vg, |m| m.removed(&lv.name));
+                Ok(())
+            }
+            // Gone already (the model was behind lvm): the same answer once lvm agrees.
+            Err(e) if e.failure == Failure::NotFound => {
+                let model = self.reload(&lv.vg)?;
+                match model.find(&lv.name) {
+                    None => Ok(()),
+                    Some(_) => Err(e.into()),
+                }
+            }
+            Err(e) => {
+                self.known.forget(&lv.vg);
+                Err(e.into())
+            }
+        }
     }
 
     /// Grows the LV to cover `range`; returns the LV with its size afterwards.
@@ -232,7 +334,8 @@ impl Store {
                 vg.name, vg.free
             )));
         }
-        self.lvm.run(&plan::lvextend_args(&lv, size))?;
+        let extended = self.lvm.run(&plan::lvextend_args(&lv, size)).map(drop);
+        self.settle(&lv.vg, extended.map_err(OpError::from))?;
         self.volume(id)
     }
 
@@ -257,15 +360,22 @@ impl Store {
                 vg.name, vg.free, origin.name, origin.size
             )));
         }
-        self.lvm.run(&plan::snapshot_args(&origin, &lv_name))?;
+        let created = self
+            .lvm
+            .run(&plan::snapshot_args(&origin, &lv_name))
+            .map(drop);
+        self.settle(&origin.vg, created.map_err(OpError::from))?;
         self.snapshot(&lv_name)
     }
 
     pub fn delete_snapshot(&self, id: &str) -> OpResult<()> {
         match self.find(id)? {
             Some(lv) if tags::is_snapshot(&lv) => {
-                self.lvm.run(&plan::lvremove_args(&lv.vg, &lv.name))?;
-                Ok(())
+                let removed = self
+                    .lvm
+                    .run(&plan::lvremove_args(&lv.vg, &lv.name))
+                    .map(drop);
+                self.settle(&lv.vg, removed.map_err(OpError::from))
             }
             _ => Ok(()),
         }

@@ -2,11 +2,14 @@
 //! delete, expand, snapshot) is a message whose work runs on a blocking thread while the actor
 //! waits for it ([`AtomicResponse`]), so mutations of one VG never overlap and lvm never sees
 //! two writers contend for its lock; reads do not go through here and run concurrently.
+//! The actor also keeps the VG's model: loaded when it starts, reloaded every
+//! [`REFRESH`] so changes made by others (an operator's lvremove) are seen.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorFutureExt as _, AtomicResponse, Context, Handler, Message, WrapFuture as _,
+    Actor, ActorFutureExt as _, AsyncContext as _, AtomicResponse, Context, Handler, Message,
+    WrapFuture as _,
 };
 use mesh_runtime::ActorMetrics;
 
@@ -22,11 +25,28 @@ pub struct VgActor {
     pub name: &'static str,
 }
 
+/// How often the actor rereads its VG from lvm.
+pub const REFRESH: Duration = Duration::from_secs(30);
+
+impl VgActor {
+    /// Reloads the model through the mailbox, in order with the mutations.
+    fn refresh(&self, ctx: &mut Context<Self>) {
+        let vg = self.vg.clone();
+        ctx.notify(Mutate::new("refresh", move |s: &Store| {
+            s.reload(&vg).map(drop)
+        }));
+    }
+}
+
 impl Actor for VgActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(vg = self.vg, "volume group actor started");
+        // A restarted actor may have died half-way through a mutation: start from lvm.
+        self.store.known.forget(&self.vg);
+        self.refresh(ctx);
+        ctx.run_interval(REFRESH, |actor, ctx| actor.refresh(ctx));
     }
 }
 

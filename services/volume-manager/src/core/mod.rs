@@ -2,6 +2,7 @@
 //! what a volume group can still hold), as plain functions over plain data. No I/O.
 
 pub mod capacity;
+pub mod model;
 pub mod names;
 pub mod paging;
 pub mod params;

@@ -165,7 +165,7 @@ impl Controller {
             .0
             .read({
                 let id = id.clone();
-                move |s| s.find(&id)
+                move |s| s.find_confirmed(&id)
             })
             .await?
         else {

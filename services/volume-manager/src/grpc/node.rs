@@ -204,7 +204,7 @@ impl Node {
             .await?;
         let lv = {
             let id = id.clone();
-            self.0.read(move |s| s.find(&id)).await?
+            self.0.read(move |s| s.find_confirmed(&id)).await?
         };
         if let Some(lv) = lv.filter(|lv| tags::is_volume(lv) && tags::volume_meta(lv).ephemeral) {
             self.0
