@@ -74,6 +74,7 @@ impl From<LvmError> for OpError {
                  (or runs with --no-activation)",
                 e.stderr
             )),
+            Failure::NotStarted => OpError::Unavailable(e.to_string()),
             _ => OpError::Internal(e.to_string()),
         }
     }
@@ -96,3 +97,29 @@ impl From<PlanError> for OpError {
 }
 
 pub type OpResult<T> = Result<T, OpError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lvm_error(failure: Failure) -> LvmError {
+        LvmError {
+            command: "lvm vgs".into(),
+            status: "exit status: 5".into(),
+            stderr: "it went wrong".into(),
+            failure,
+        }
+    }
+
+    #[test]
+    fn lvm_failures_get_the_codes_callers_act_on() {
+        let code = |f| OpError::from(lvm_error(f)).code();
+        assert_eq!(code(Failure::NoSpace), Code::ResourceExhausted);
+        assert_eq!(code(Failure::NeedsDeviceMapper), Code::FailedPrecondition);
+        // lvm missing is the node's state, not a bug: callers retry (REST: 503).
+        assert_eq!(code(Failure::NotStarted), Code::Unavailable);
+        assert_eq!(code(Failure::Other), Code::Internal);
+        let message = OpError::from(lvm_error(Failure::NeedsDeviceMapper)).to_string();
+        assert!(message.contains("device-mapper"), "{message}");
+    }
+}

@@ -28,6 +28,8 @@ pub enum Failure {
     Exists,
     /// The operation needs the device-mapper driver (raid1, snapshots) and there is none.
     NeedsDeviceMapper,
+    /// lvm itself could not be started (not installed, not executable).
+    NotStarted,
     Other,
 }
 
@@ -109,7 +111,7 @@ impl Lvm {
             command: command.clone(),
             status: "not started".into(),
             stderr: format!("{}: {e}", self.program.display()),
-            failure: Failure::Other,
+            failure: Failure::NotStarted,
         })?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
