@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use volume_manager::core::params::LvType;
 use volume_manager::core::plan::{self, NewLv};
 use volume_manager::core::tags::VolumeMeta;
@@ -210,17 +209,7 @@ impl Driver {
     }
 
     async fn channel(&self) -> Channel {
-        let socket = self.socket.clone();
-        Endpoint::try_from("http://localhost")
-            .unwrap()
-            .connect_with_connector(tower::service_fn(move |_| {
-                let socket = socket.clone();
-                async move {
-                    Ok::<_, std::io::Error>(TokioIo::new(
-                        tokio::net::UnixStream::connect(socket).await?,
-                    ))
-                }
-            }))
+        volume_manager::grpc::connect(&self.socket)
             .await
             .expect("connect to the CSI socket")
     }

@@ -592,33 +592,12 @@ async fn list_capacity_validate_expand_delete() {
 
     // DeleteVolume: argument check, idempotent, gone from lvm.
     assert_eq!(
-        code(
-            ctl.delete_volume(csi::DeleteVolumeRequest {
-                volume_id: String::new(),
-                ..Default::default()
-            })
-            .await
-        ),
+        code(ctl.delete_volume(delete_req("")).await),
         Code::InvalidArgument
     );
-    ctl.delete_volume(csi::DeleteVolumeRequest {
-        volume_id: "nosuch".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    ctl.delete_volume(csi::DeleteVolumeRequest {
-        volume_id: "b".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    ctl.delete_volume(csi::DeleteVolumeRequest {
-        volume_id: "b".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    ctl.delete_volume(delete_req("nosuch")).await.unwrap();
+    ctl.delete_volume(delete_req("b")).await.unwrap();
+    ctl.delete_volume(delete_req("b")).await.unwrap();
     assert_eq!(lvs(&s.vg, "lv_name"), ["a", "c"]);
 
     // An LV the driver did not create is never deleted.
@@ -637,12 +616,7 @@ async fn list_capacity_validate_expand_delete() {
         "4m",
         &s.vg,
     ]);
-    ctl.delete_volume(csi::DeleteVolumeRequest {
-        volume_id: "foreign".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    ctl.delete_volume(delete_req("foreign")).await.unwrap();
     assert!(lvs(&s.vg, "lv_name").contains(&"foreign".to_string()));
     assert_eq!(
         code(ctl.create_volume(create_req("foreign", 4 * MIB, &[])).await),

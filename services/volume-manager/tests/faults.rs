@@ -91,10 +91,7 @@ async fn a_driver_killed_before_its_reply_gives_the_same_volume_on_retry() {
     assert_eq!(lv_uuids(&vg), after_crash, "no second LV, the same one");
 
     // DeleteVolume: lvremove succeeds, the driver dies; the retry reports success.
-    let delete = csi::DeleteVolumeRequest {
-        volume_id: "pvc-crash".into(),
-        ..Default::default()
-    };
+    let delete = delete_req("pvc-crash");
     ctl.delete_volume(delete.clone())
         .await
         .expect_err("the driver died before replying");
@@ -190,12 +187,9 @@ async fn changes_made_behind_the_drivers_back_are_seen() {
         "lv.metal-stack.io/csi-lvm-driver",
         &vg,
     ]);
-    ctl.delete_volume(csi::DeleteVolumeRequest {
-        volume_id: "pvc-foreign-made".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    ctl.delete_volume(delete_req("pvc-foreign-made"))
+        .await
+        .unwrap();
     assert_eq!(lvs(&vg, "lv_name"), ["pvc-gone"]);
 
     // Space freed behind its back is used: fill the VG, free it outside, create again.

@@ -98,6 +98,21 @@ fn unpublish_req(id: &str, target: &Path) -> csi::NodeUnpublishVolumeRequest {
     }
 }
 
+async fn volume_stats(
+    node: &mut NodeClient<tonic::transport::Channel>,
+    id: &str,
+    path: &Path,
+) -> csi::NodeGetVolumeStatsResponse {
+    node.node_get_volume_stats(csi::NodeGetVolumeStatsRequest {
+        volume_id: id.into(),
+        volume_path: path.display().to_string(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
 fn usage(
     stats: &csi::NodeGetVolumeStatsResponse,
     unit: csi::volume_usage::Unit,
@@ -143,15 +158,7 @@ async fn filesystem_volume_keeps_its_data_across_remounts() {
     std::fs::write(target.join("hello"), "kept").unwrap();
 
     // Statistics: bytes and inodes of the filesystem.
-    let stats = node
-        .node_get_volume_stats(csi::NodeGetVolumeStatsRequest {
-            volume_id: "data".into(),
-            volume_path: target.display().to_string(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = volume_stats(&mut node, "data", &target).await;
     let bytes = usage(&stats, csi::volume_usage::Unit::Bytes);
     assert!(
         bytes.total > 50 * MIB && bytes.total <= 64 * MIB,
@@ -263,15 +270,7 @@ async fn xfs_block_and_ephemeral_volumes() {
     let total = |stats: &csi::NodeGetVolumeStatsResponse| {
         usage(stats, csi::volume_usage::Unit::Bytes).total
     };
-    let before = node
-        .node_get_volume_stats(csi::NodeGetVolumeStatsRequest {
-            volume_id: "x".into(),
-            volume_path: target.display().to_string(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let before = volume_stats(&mut node, "x", &target).await;
     xdisk.grow(400 << 20);
     let r = node
         .node_expand_volume(csi::NodeExpandVolumeRequest {
@@ -288,15 +287,7 @@ async fn xfs_block_and_ephemeral_volumes() {
         .into_inner();
     assert_eq!(r.capacity_bytes, 200 * MIB);
     assert_eq!(lvs(&s.vg, "lv_name,lv_size"), ["x|209715200"]);
-    let stats = node
-        .node_get_volume_stats(csi::NodeGetVolumeStatsRequest {
-            volume_id: "x".into(),
-            volume_path: target.display().to_string(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = volume_stats(&mut node, "x", &target).await;
     assert!(
         total(&stats) > total(&before),
         "grown: {before:?} → {stats:?}"
@@ -351,15 +342,7 @@ async fn xfs_block_and_ephemeral_volumes() {
         "",
         "block volumes are never formatted"
     );
-    let stats = node
-        .node_get_volume_stats(csi::NodeGetVolumeStatsRequest {
-            volume_id: "raw".into(),
-            volume_path: target.display().to_string(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = volume_stats(&mut node, "raw", &target).await;
     assert_eq!(stats.usage.len(), 1);
     assert_eq!(stats.usage[0].total, 16 * MIB);
     node.node_unpublish_volume(unpublish_req("raw", &target))

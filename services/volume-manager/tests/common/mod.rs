@@ -8,8 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use volume_manager::csi;
 
 /// Whether the lvm tests can run here (root, lvm2, loop devices). Under CI they must.
@@ -259,17 +258,7 @@ impl Drop for Driver {
 }
 
 pub async fn channel(socket: &Path) -> Channel {
-    let socket = socket.to_path_buf();
-    Endpoint::try_from("http://localhost")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
+    volume_manager::grpc::connect(socket)
         .await
         .expect("connect to the CSI socket")
 }
@@ -328,6 +317,13 @@ pub fn create_req(name: &str, bytes: i64, params: &[(&str, &str)]) -> csi::Creat
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        ..Default::default()
+    }
+}
+
+pub fn delete_req(id: &str) -> csi::DeleteVolumeRequest {
+    csi::DeleteVolumeRequest {
+        volume_id: id.into(),
         ..Default::default()
     }
 }
