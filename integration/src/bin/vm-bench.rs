@@ -119,7 +119,7 @@ fn direct(vg: &Vg, n: usize, round: usize) -> (Duration, Duration) {
     let started = Instant::now();
     for name in &names {
         vg.lvm
-            .run(&plan::lvremove_args(&vg.name, name))
+            .run(&plan::lvremove_volume_args(&vg.name, name))
             .expect("lvremove");
     }
     (create, started.elapsed())

@@ -299,18 +299,22 @@ impl Store {
                 snapshots.join(", ")
             )));
         }
-        match self.lvm.run(&plan::lvremove_args(&lv.vg, &lv.name)) {
-            Ok(_) => {
+        match self.lvm.run(&plan::lvremove_volume_args(&lv.vg, &lv.name)) {
+            Ok(out) if plan::removed(&out, &lv.name) => {
                 self.known.update(&lv.vg, |m| m.removed(&lv.name));
                 Ok(())
             }
-            // Gone already (the model was behind lvm): the same answer once lvm agrees.
-            Err(e) if e.failure == Failure::NotFound => {
+            // lvm selected nothing: the model was behind lvm. Gone already is success; a
+            // snapshot taken behind the driver's back is refused like any other.
+            Ok(_) => {
                 let model = self.reload(&lv.vg)?;
-                match model.find(&lv.name) {
-                    None => Ok(()),
-                    Some(_) => Err(e.into()),
+                if model.find(&lv.name).is_none() {
+                    return Ok(());
                 }
+                Err(OpError::Precondition(format!(
+                    "volume {id} has snapshots ({}); delete them first",
+                    model.snapshots_of(&lv.name).join(", ")
+                )))
             }
             Err(e) => {
                 self.known.forget(&lv.vg);
@@ -342,7 +346,7 @@ impl Store {
     /// CreateSnapshot: idempotent on name; the same name for another source is ALREADY_EXISTS.
     pub fn create_snapshot(&self, name: &str, source_id: &str) -> OpResult<Lv> {
         let lv_name = names::snapshot_lv_name(name);
-        if let Some(existing) = self.find(&lv_name)? {
+        if let Some(existing) = self.find_confirmed(&lv_name)? {
             return if tags::is_snapshot(&existing) && existing.origin.as_deref() == Some(source_id)
             {
                 Ok(existing)

@@ -761,6 +761,124 @@ async fn snapshots_follow_the_spec() {
     assert_eq!(lvs(&s.vg, "lv_name"), ["v"]);
 }
 
+/// A snapshot lvm holds (made in its metadata: lvm refuses to create one without
+/// device-mapper, see `join_as_snapshot`) is listed, found again by CreateSnapshot, protects its
+/// origin from DeleteVolume, and goes with DeleteSnapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_lvm_holds_are_listed_protected_and_removed() {
+    if !lvm_here() {
+        return;
+    }
+    let s = setup(&[]);
+    let mut ctl = ControllerClient::new(s.driver.channel().await);
+    ctl.create_volume(create_req("origin", 8 * MIB, &[]))
+        .await
+        .unwrap();
+    let snap_lv = volume_manager::core::names::snapshot_lv_name("snapshot-of-origin");
+    lvm(&[
+        "lvcreate",
+        "--yes",
+        "--activate",
+        "n",
+        "--zero",
+        "n",
+        "--name",
+        &snap_lv,
+        "--size",
+        "8m",
+        "--addtag",
+        "lv.metal-stack.io/csi-lvm-snapshot",
+        &s.vg,
+    ]);
+    join_as_snapshot(&s.vg, "origin", &snap_lv);
+    assert_eq!(
+        lvs(&s.vg, "lv_name,origin"),
+        ["origin|".to_string(), format!("{snap_lv}|origin")]
+    );
+
+    let listed = ctl
+        .list_snapshots(csi::ListSnapshotsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.entries.len(), 1, "{listed:?}");
+    let sn = listed.entries[0].snapshot.clone().unwrap();
+    assert_eq!(sn.snapshot_id, snap_lv);
+    assert_eq!(sn.source_volume_id, "origin");
+    assert_eq!(sn.size_bytes, 8 * MIB);
+    assert!(sn.ready_to_use);
+    let by_source = ctl
+        .list_snapshots(csi::ListSnapshotsRequest {
+            source_volume_id: "origin".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_source.entries.len(), 1);
+    let rest = s.driver.get("/v1/snapshots");
+    assert_eq!(rest.as_array().map(Vec::len), Some(1), "{rest}");
+
+    // CreateSnapshot of that name finds it (idempotent); for another source it conflicts.
+    let snap = |source: &str| csi::CreateSnapshotRequest {
+        name: "snapshot-of-origin".into(),
+        source_volume_id: source.into(),
+        ..Default::default()
+    };
+    let again = ctl
+        .create_snapshot(snap("origin"))
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert_eq!(again.snapshot_id, snap_lv);
+    ctl.create_volume(create_req("other", 4 * MIB, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(ctl.create_snapshot(snap("other")).await),
+        Code::AlreadyExists
+    );
+
+    // The origin cannot go while its snapshot exists; lvm removes nothing.
+    let e = ctl.delete_volume(delete_req("origin")).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    assert!(e.message().contains(&snap_lv), "{}", e.message());
+    assert_eq!(lvs(&s.vg, "lv_name").len(), 3);
+
+    // Restoring needs active LVs: refused up front without activation.
+    let mut from = create_req("restored", 8 * MIB, &[]);
+    from.volume_content_source = Some(csi::VolumeContentSource {
+        r#type: Some(csi::volume_content_source::Type::Snapshot(
+            csi::volume_content_source::SnapshotSource {
+                snapshot_id: snap_lv.clone(),
+            },
+        )),
+    });
+    let e = ctl.create_volume(from).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+
+    // DeleteSnapshot removes the snapshot only; then the origin can go.
+    ctl.delete_snapshot(csi::DeleteSnapshotRequest {
+        snapshot_id: snap_lv.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(lvs(&s.vg, "lv_name"), ["origin", "other"]);
+    assert!(
+        ctl.list_snapshots(csi::ListSnapshotsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+            .is_empty()
+    );
+    ctl.delete_volume(delete_req("origin")).await.unwrap();
+    assert_eq!(lvs(&s.vg, "lv_name"), ["other"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn node_argument_errors() {
     if !lvm_here() {

@@ -232,11 +232,53 @@ pub fn lvremove_args(vg: &str, lv: &str) -> Vec<String> {
     vec!["lvremove".into(), "--yes".into(), format!("{vg}/{lv}")]
 }
 
+/// `lvremove` for a volume, unless it is a snapshot origin: `--yes` would otherwise remove its
+/// snapshots with it. lvm checks that itself, at the moment of removal, so the decision never
+/// rests on what the driver last saw. When the selection matches nothing lvm removes nothing and
+/// still succeeds; [`removed`] tells the cases apart.
+pub fn lvremove_volume_args(vg: &str, lv: &str) -> Vec<String> {
+    vec![
+        "lvremove".into(),
+        "--yes".into(),
+        "--select".into(),
+        format!("vg_name=\"{vg}\" && lv_name=\"{lv}\" && !(lv_role={{origin}})"),
+    ]
+}
+
+/// Whether lvremove's output reports `lv` removed.
+pub fn removed(stdout: &str, lv: &str) -> bool {
+    stdout
+        .lines()
+        .any(|l| l.contains(&format!("\"{lv}\" successfully removed")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn volumes_are_removed_only_when_lvm_finds_them_no_origin() {
+        assert_eq!(
+            lvremove_volume_args("vg0", "pvc-1"),
+            [
+                "lvremove",
+                "--yes",
+                "--select",
+                r#"vg_name="vg0" && lv_name="pvc-1" && !(lv_role={origin})"#
+            ]
+        );
+        assert!(removed(
+            "  Logical volume \"pvc-1\" successfully removed.\n",
+            "pvc-1"
+        ));
+        assert!(!removed(
+            "  Logical volume \"pvc-10\" successfully removed.\n",
+            "pvc-1"
+        ));
+        assert!(!removed("", "pvc-1"));
+    }
 
     fn vg(free: u64) -> Vg {
         Vg {

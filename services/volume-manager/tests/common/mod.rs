@@ -103,6 +103,51 @@ pub fn lvm(args: &[&str]) -> String {
     run("lvm", &all)
 }
 
+/// Makes the LV `cow` a thick snapshot of `origin` in lvm's metadata, as `lvcreate --snapshot`
+/// would if this kernel had device-mapper (without it lvm refuses to create one): the VG's
+/// metadata is backed up, given the hidden snapshot LV that joins the two, and restored.
+pub fn join_as_snapshot(vg: &str, origin: &str, cow: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vg.txt");
+    lvm(&["vgcfgbackup", "-f", file.to_str().unwrap(), vg]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let seqno: u64 = text
+        .split("seqno = ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("seqno in the metadata");
+    let text = text.replacen(
+        &format!("seqno = {seqno}"),
+        &format!("seqno = {}", seqno + 1),
+        1,
+    );
+    let cow_block = text
+        .split(&format!("\t\t{cow} {{"))
+        .nth(1)
+        .expect("the cow LV in the metadata");
+    let extents: u64 = cow_block
+        .split("extent_count = ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("extent_count of the cow LV");
+    let snapshot = format!(
+        "\t\tsnapshot0 {{\n\t\t\tid = \"SNAPSH-OTAA-AAAA-AAAA-AAAA-AAAA-AAAAAA\"\n\
+         \t\t\tstatus = [\"READ\", \"WRITE\"]\n\t\t\tflags = []\n\
+         \t\t\tcreation_time = 1796220000\n\t\t\tcreation_host = \"test\"\n\
+         \t\t\tsegment_count = 1\n\t\t\tsegment1 {{\n\t\t\t\tstart_extent = 0\n\
+         \t\t\t\textent_count = {extents}\n\t\t\t\ttype = \"snapshot\"\n\
+         \t\t\t\tchunk_size = 8\n\t\t\t\torigin = \"{origin}\"\n\
+         \t\t\t\tcow_store = \"{cow}\"\n\t\t\t}}\n\t\t}}\n"
+    );
+    // The logical_volumes section is the VG's last: it closes just before the VG does.
+    let end = text.rfind("\t}\n\n}").expect("end of logical_volumes");
+    let text = format!("{}{snapshot}{}", &text[..end], &text[end..]);
+    std::fs::write(&file, text).unwrap();
+    lvm(&["vgcfgrestore", "-f", file.to_str().unwrap(), vg]);
+}
+
 /// Removes a VG and its PV labels when dropped.
 pub struct VgGuard {
     pub name: String,
