@@ -421,7 +421,7 @@ impl csi::controller_server::Controller for Controller {
                 .0
                 .read({
                     let id = id.clone();
-                    move |s| s.find(&id)
+                    move |s| s.find_confirmed(&id)
                 })
                 .await?;
             if let Some(lv) = found.filter(tags::is_snapshot) {
