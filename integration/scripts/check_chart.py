@@ -23,9 +23,21 @@ sidecars without csi-attacher, host paths and mount propagation), the CSIDriver,
 StorageClasses and their parameters, the VolumeSnapshotClass (checked by hand: no schema for
 that CRD in kubernetes-validate), the exact RBAC and the `fail` messages.
 
-The `lookup` path (generated HMAC keys kept across upgrades) is exercised too: a tiny fake
-Kubernetes API server on 127.0.0.1 serves discovery and one existing Secret, and the chart is
-rendered cluster-aware against it (helm_python.Config.render).
+TLS and delegated auth of every service (metal-api, lb-allocator, rule-compiler,
+volume-manager): the flags (--tls-cert-file/--tls-key-file, --tls-client-ca-file, --auth
+kubernetes, --auth-cache-ttl, --auth-review-timeout, --metrics-open), the Secret mounts, HTTPS
+probes and `https` ports, in all three certificate modes (self-signed: the CA and the serving
+certificates are parsed with the Python package `cryptography`, or openssl without it, and their
+SANs, chain and keys checked; existingSecret; cert-manager, whose Certificate has no schema in
+kubernetes-validate and is checked field by field, with the `fail` for a missing issuer), the
+ServiceAccounts and their system:auth-delegator bindings, the access ClusterRoles
+metal-mesh:<service>:<viewer|editor> rule by rule, rbac.bindings, the NetworkPolicies,
+lb-allocator's https URL with METAL_API_CA_FILE, the docs, and render_chart.py (one JSON array).
+
+The `lookup` path (generated HMAC keys, the self-signed CA and serving certificates kept across
+upgrades when present, generated when absent) is exercised too: a tiny fake Kubernetes API
+server on 127.0.0.1 serves discovery and the Secrets of a fake cluster by name (404 for the
+others), and the chart is rendered cluster-aware against it (helm_python.Config.render).
 
 Usage: check_chart.py [--chart DIR] [--kube-versions 1.31,1.32,1.33]
 Exit codes: 0 all checks passed, 1 a check failed, 77 the Python packages are missing.
@@ -38,7 +50,10 @@ import base64
 import http.server
 import json
 import pathlib
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import traceback
 from typing import Any, Callable
@@ -64,6 +79,17 @@ API_NAME = f"{RELEASE}-metal-mesh-metal-api"
 LB_NAME = f"{RELEASE}-metal-mesh-lb-allocator"
 LB_KINDS = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 RC_NAME = f"{RELEASE}-metal-mesh-rule-compiler"
+VM_NAME = f"{RELEASE}-metal-mesh-volume-manager"
+CA_NAME = f"{RELEASE}-metal-mesh-ca"
+# component -> the name of its objects (Service, ServiceAccount, ...)
+SERVICE_NAMES = {"metal-api": API_NAME, "lb-allocator": LB_NAME, "rule-compiler": RC_NAME, "volume-manager": VM_NAME}
+# Cluster-scoped kinds: no namespace.
+CLUSTER_KINDS = {"ClusterRole", "ClusterRoleBinding", "CSIDriver", "StorageClass", "VolumeSnapshotClass", "CustomResourceDefinition"}
+# metal-api with its defaults: StatefulSet, 2 Services, HMAC Secret, its self-signed TLS Secret
+# and the release CA, ServiceAccount, auth-delegator binding, viewer and editor ClusterRoles,
+# NetworkPolicy.
+API_DEFAULT_KINDS = sorted(["ClusterRole", "ClusterRole", "ClusterRoleBinding", "NetworkPolicy", "Secret", "Secret", "Secret",
+                            "Service", "Service", "ServiceAccount", "StatefulSet"])
 
 INLINE_SEED = """\
 partitions:
@@ -164,6 +190,11 @@ def lint(chart_dir: pathlib.Path, values: dict[str, Any], label: str, kube_versi
 
 
 def validate(docs: list[dict[str, Any]], label: str, kube_versions: list[str]) -> None:
+    """kubernetes-validate (strict) for every object; cert-manager Certificates, which have no
+    schema there, are checked field by field instead (check_certificate_by_hand)."""
+    for cert in [d for d in docs if d["kind"] == "Certificate"]:
+        check_certificate_by_hand(cert, label)
+    docs = [d for d in docs if d["kind"] != "Certificate"]
     for kv in kube_versions:
         bad = []
         for d in docs:
@@ -188,6 +219,292 @@ def render(chart: "helm.Chart", values: dict[str, Any]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
+# TLS and delegated auth: shared by every service
+
+GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+CERT_MANAGER_USAGES = {
+    "signing", "digital signature", "content commitment", "key encipherment", "key agreement", "data encipherment",
+    "cert sign", "crl sign", "encipher only", "decipher only", "any", "server auth", "client auth", "code signing",
+    "email protection", "s/mime", "ipsec end system", "ipsec tunnel", "ipsec user", "timestamping", "ocsp signing",
+    "microsoft sgc", "netscape sgc",
+}
+
+
+def check_certificate_by_hand(cert: dict[str, Any], label: str) -> None:
+    """A cert-manager.io/v1 Certificate, checked against cert-manager's CRD by hand (no schema in
+    kubernetes-validate): known fields only, types, enums."""
+    import ipaddress
+    import re
+
+    problems = []
+    meta, spec = cert.get("metadata", {}), cert.get("spec", {})
+    if strip_meta(cert).keys() != {"apiVersion", "kind", "metadata", "spec"}:
+        problems.append(f"top-level fields {sorted(strip_meta(cert))}")
+    if cert.get("apiVersion") != "cert-manager.io/v1":
+        problems.append(f"apiVersion {cert.get('apiVersion')!r}")
+    if meta.keys() - {"name", "namespace", "labels", "annotations"} or meta.get("namespace") != NAMESPACE:
+        problems.append(f"metadata {sorted(meta)} (namespaced: the release namespace)")
+    if not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", str(meta.get("name", ""))) or len(meta.get("name", "")) > 253:
+        problems.append(f"name {meta.get('name')!r}")
+    allowed = {"secretName", "secretTemplate", "commonName", "dnsNames", "ipAddresses", "uris", "emailAddresses",
+               "usages", "privateKey", "duration", "renewBefore", "issuerRef", "isCA", "subject", "keystores",
+               "revisionHistoryLimit", "additionalOutputFormats", "literalSubject", "nameConstraints", "otherNames",
+               "encodeUsagesInRequest", "renewBeforePercentage", "signatureAlgorithm"}
+    if spec.keys() - allowed:
+        problems.append(f"unknown spec fields {sorted(spec.keys() - allowed)}")
+    if not isinstance(spec.get("secretName"), str) or not spec["secretName"]:
+        problems.append("spec.secretName missing")
+    if not isinstance(spec.get("dnsNames", []), list) or not all(isinstance(x, str) and x for x in spec.get("dnsNames", [])):
+        problems.append("spec.dnsNames must be strings")
+    for ip in spec.get("ipAddresses", []):
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            problems.append(f"spec.ipAddresses: {ip!r} is no IP")
+    if "commonName" in spec and (not isinstance(spec["commonName"], str) or len(spec["commonName"]) > 64):
+        problems.append("spec.commonName must be a string of at most 64 characters")
+    if set(spec.get("usages", [])) - CERT_MANAGER_USAGES:
+        problems.append(f"spec.usages {sorted(set(spec.get('usages', [])) - CERT_MANAGER_USAGES)}")
+    pk = spec.get("privateKey", {})
+    if pk.keys() - {"rotationPolicy", "encoding", "algorithm", "size"} or pk.get("rotationPolicy", "Always") not in ("Never", "Always"):
+        problems.append(f"spec.privateKey {pk}")
+    for f in ("duration", "renewBefore"):
+        if f in spec and not re.match(GO_DURATION, str(spec[f])):
+            problems.append(f"spec.{f} {spec[f]!r} is no Go duration")
+    ref = spec.get("issuerRef", {})
+    if ref.keys() - {"name", "kind", "group"} or not isinstance(ref.get("name"), str) or not ref.get("name"):
+        problems.append(f"spec.issuerRef {ref} (needs a name)")
+    if ref.get("kind", "Issuer") not in ("Issuer", "ClusterIssuer") and ref.get("group", "cert-manager.io") == "cert-manager.io":
+        problems.append(f"spec.issuerRef.kind {ref.get('kind')!r}")
+    st = spec.get("secretTemplate", {})
+    if st.keys() - {"labels", "annotations"} or not all(
+            isinstance(v, str) for part in st.values() for v in (part or {}).values()):
+        problems.append(f"spec.secretTemplate {st}")
+    if not all(isinstance(v, str) for v in (meta.get("labels") or {}).values()):
+        problems.append("labels must be strings")
+    for p in problems:
+        print(f"        invalid: Certificate/{meta.get('name')}: {p}")
+    C.check(not problems, f"Certificate/{meta.get('name')} ({label}): cert-manager.io/v1 fields checked by hand "
+                          "(no schema in kubernetes-validate): secretName, dnsNames, ipAddresses, usages, issuerRef")
+
+
+def server_args(client_ca: bool = False, cache_ttl: str | None = None, review_timeout: str | None = None,
+                metrics_open: bool = False) -> list[str]:
+    """The flags the chart gives every service binary, in order."""
+    args = ["--tls-cert-file", "/etc/metal-mesh/tls/tls.crt", "--tls-key-file", "/etc/metal-mesh/tls/tls.key"]
+    if client_ca:
+        args += ["--tls-client-ca-file", "/etc/metal-mesh/client-ca/ca.crt"]
+    args += ["--auth", "kubernetes"]
+    if cache_ttl:
+        args += ["--auth-cache-ttl", cache_ttl]
+    if review_timeout:
+        args += ["--auth-review-timeout", review_timeout]
+    if metrics_open:
+        args += ["--metrics-open"]
+    return args
+
+
+def has_sublist(seq: list[Any], sub: list[Any]) -> bool:
+    return any(seq[i:i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
+
+
+def workload(docs: list[dict[str, Any]], component: str) -> dict[str, Any]:
+    kind = {"metal-api": "StatefulSet", "lb-allocator": "Deployment"}.get(component, "DaemonSet")
+    return one(docs, kind, SERVICE_NAMES[component])
+
+
+def check_server_tls(docs: list[dict[str, Any]], component: str, label: str, secret: str,
+                     client_ca: str | None = None, **flags: Any) -> None:
+    """One service's pod: the TLS and auth flags (exactly server_args(...), contiguous, never
+    --auth none), the serving-certificate Secret mounted read-only on /etc/metal-mesh/tls (the
+    whole Secret, so a rotated Secret reaches the files), the client CA, the `https` port, HTTPS
+    probes, and its own ServiceAccount with the token mounted (the reviews need it)."""
+    w = workload(docs, component)
+    pod = w["spec"]["template"]["spec"]
+    c = next(x for x in pod["containers"] if x["name"] == component)
+    args = c["args"]
+    want = server_args(client_ca=bool(client_ca), **flags)
+    if not has_sublist(args, want):
+        print(f"        got: {args}")
+    C.check(has_sublist(args, want), f"[{label}] {component}: args carry {' '.join(want)}")
+    C.check(arg_value(args, "--auth") == "kubernetes" and args.count("--auth") == 1 and "none" not in args
+            and not any(a.startswith("--auth=") for a in args),
+            f"[{label}] {component}: --auth kubernetes exactly once, never none")
+    for flag in ("--tls-client-ca-file", "--auth-cache-ttl", "--auth-review-timeout", "--metrics-open"):
+        if flag not in want:
+            C.check(flag not in args, f"[{label}] {component}: no {flag}")
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    tls_mount, tls_vol = mounts.get("tls", {}), vols.get("tls", {}).get("secret", {})
+    C.check(tls_mount.get("mountPath") == "/etc/metal-mesh/tls" and tls_mount.get("readOnly") is True
+            and "subPath" not in tls_mount and tls_vol.get("secretName") == secret and "items" not in tls_vol
+            and tls_vol.get("defaultMode") == 0o440,
+            f"[{label}] {component}: Secret {secret} mounted read-only on /etc/metal-mesh/tls (whole Secret, no subPath, mode 0440)")
+    if client_ca:
+        cm, cv = mounts.get("client-ca", {}), vols.get("client-ca", {}).get("secret", {})
+        C.check(cm.get("mountPath") == "/etc/metal-mesh/client-ca" and cm.get("readOnly") is True
+                and cv.get("secretName") == client_ca and cv.get("items") == [{"key": "ca.crt", "path": "ca.crt"}],
+                f"[{label}] {component}: client CA {client_ca} (ca.crt) mounted read-only on /etc/metal-mesh/client-ca")
+    else:
+        C.check("client-ca" not in mounts and "client-ca" not in vols, f"[{label}] {component}: no client CA mounted")
+    C.check([p["name"] for p in c["ports"]] == ["https"], f"[{label}] {component}: its one container port is named https")
+    probes = [c[k] for k in ("livenessProbe", "readinessProbe", "startupProbe") if k in c]
+    C.check(probes and all(p["httpGet"].get("scheme") == "HTTPS" and p["httpGet"].get("port") == "https"
+                           and p["httpGet"]["path"] in ("/healthz", "/readyz") for p in probes),
+            f"[{label}] {component}: {len(probes)} probes GET /healthz or /readyz with scheme HTTPS on port https")
+    C.check(pod.get("serviceAccountName") == SERVICE_NAMES[component] and pod.get("automountServiceAccountToken") is True,
+            f"[{label}] {component}: runs as its ServiceAccount with the token mounted (TokenReview/SubjectAccessReview)")
+
+
+def check_auth_delegator(docs: list[dict[str, Any]], component: str, label: str) -> None:
+    name = SERVICE_NAMES[component]
+    crb = one(docs, "ClusterRoleBinding", f"{name}-auth-delegator")
+    sa = one(docs, "ServiceAccount", name)
+    C.check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"}
+            and crb["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]
+            and sa["metadata"]["namespace"] == NAMESPACE,
+            f"[{label}] ClusterRoleBinding {name}-auth-delegator: system:auth-delegator to the ServiceAccount {name}")
+
+
+def is_access_role(d: dict[str, Any]) -> bool:
+    return d["kind"] in ("ClusterRole", "ClusterRoleBinding") and d["metadata"]["name"].startswith("metal-mesh:")
+
+
+# --------------------------------------------------------------------------------------------
+# X.509: the generated certificates are parsed with the `cryptography` package when it is
+# installed, else with the openssl command (CHECK_CHART_CERT_TOOL=openssl forces that path).
+
+def _cert_tool() -> str | None:
+    import os
+
+    if os.environ.get("CHECK_CHART_CERT_TOOL") != "openssl":
+        try:
+            import cryptography.x509  # noqa: F401
+            return "cryptography"
+        except ImportError:
+            pass
+    return "openssl" if shutil.which("openssl") else None
+
+
+CERT_TOOL = _cert_tool()
+
+
+def _openssl(args: list[str], data: bytes | None = None, files: dict[str, bytes] | None = None) -> tuple[int, str]:
+    """Runs openssl; `files` are written to a temporary directory and `{name}` in args replaced
+    by their paths."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = {}
+        for name, content in (files or {}).items():
+            paths[name] = str(pathlib.Path(d, name))
+            pathlib.Path(paths[name]).write_bytes(content)
+        argv = ["openssl"] + [a.format(**paths) for a in args]
+        out = subprocess.run(argv, input=data, capture_output=True, check=False)
+        return out.returncode, (out.stdout + out.stderr).decode()
+
+
+class Cert:
+    """What the checks look at in one PEM certificate: CN, SANs, CA flag, server-auth usage,
+    validity, public key, fingerprint."""
+
+    def __init__(self, pem: bytes) -> None:
+        import datetime
+        import re
+
+        self.pem = pem
+        if CERT_TOOL == "cryptography":
+            from cryptography import x509
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+            c = x509.load_pem_x509_certificate(pem)
+            self._c = c
+            cn = c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            self.cn = str(cn[0].value) if cn else ""
+            icn = c.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+            self.issuer_cn = str(icn[0].value) if icn else ""
+            try:
+                san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                self.dns = list(san.get_values_for_type(x509.DNSName))
+                self.ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+            except x509.ExtensionNotFound:
+                self.dns, self.ips = [], []
+            try:
+                self.is_ca = bool(c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+            except x509.ExtensionNotFound:
+                self.is_ca = False
+            try:
+                self.server_auth = ExtendedKeyUsageOID.SERVER_AUTH in c.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound:
+                self.server_auth = False
+            self.not_before, self.not_after = c.not_valid_before_utc, c.not_valid_after_utc
+            self.public_key = c.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            self.fingerprint = c.fingerprint(hashes.SHA256()).hex()
+        elif CERT_TOOL == "openssl":
+            rc, text = _openssl(["x509", "-noout", "-subject", "-issuer", "-dates", "-fingerprint", "-sha256",
+                                 "-ext", "subjectAltName,basicConstraints,extendedKeyUsage", "-nameopt", "RFC2253"], data=pem)
+            if rc != 0:
+                raise CheckFailed(f"openssl x509 cannot read the certificate: {text}")
+            cn = re.search(r"^subject=.*?CN=([^,\n]+)", text, re.M)
+            self.cn = cn.group(1).strip() if cn else ""
+            icn = re.search(r"^issuer=.*?CN=([^,\n]+)", text, re.M)
+            self.issuer_cn = icn.group(1).strip() if icn else ""
+            san = re.search(r"Subject Alternative Name:.*?\n\s*(.+)", text)
+            entries = [e.strip() for e in san.group(1).split(",")] if san else []
+            self.dns = [e[4:] for e in entries if e.startswith("DNS:")]
+            self.ips = [e[len("IP Address:"):] for e in entries if e.startswith("IP Address:")]
+            self.is_ca = bool(re.search(r"CA:TRUE", text))
+            self.server_auth = "TLS Web Server Authentication" in text
+
+            def date(field: str) -> datetime.datetime:
+                m = re.search(rf"^{field}=(.+)$", text, re.M)
+                raw = " ".join(m.group(1).split()) if m else ""
+                return datetime.datetime.strptime(raw, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=datetime.timezone.utc)
+
+            self.not_before, self.not_after = date("notBefore"), date("notAfter")
+            _, pub = _openssl(["x509", "-noout", "-pubkey"], data=pem)
+            self.public_key = pub.encode()
+            fp = re.search(r"Fingerprint=([0-9A-F:]+)", text)
+            self.fingerprint = fp.group(1).replace(":", "").lower() if fp else ""
+        else:
+            raise CheckFailed("neither the Python package cryptography nor openssl is installed: cannot parse certificates")
+
+    @property
+    def validity_days(self) -> float:
+        return (self.not_after - self.not_before).total_seconds() / 86400
+
+    def signed_by(self, ca: "Cert") -> bool:
+        """Issued and signed by `ca` (signature checked), and valid for TLS servers."""
+        if CERT_TOOL == "cryptography":
+            try:
+                self._c.verify_directly_issued_by(ca._c)
+            except Exception:
+                return False
+            return True
+        rc, _ = _openssl(["verify", "-CAfile", "{ca}", "-purpose", "sslserver", "{crt}"], files={"ca": ca.pem, "crt": self.pem})
+        return rc == 0
+
+    def matches_key(self, key_pem: bytes) -> bool:
+        """The private key belongs to this certificate."""
+        if CERT_TOOL == "cryptography":
+            from cryptography.hazmat.primitives import serialization
+
+            key = serialization.load_pem_private_key(key_pem, password=None)
+            return key.public_key().public_bytes(serialization.Encoding.DER,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo) == self.public_key
+        rc, pub = _openssl(["pkey", "-pubout"], data=key_pem)
+        return rc == 0 and pub.strip() == self.public_key.decode().strip()
+
+
+def b64(secret: dict[str, Any], key: str) -> bytes:
+    return base64.b64decode(secret["data"][key])
+
+
+def expected_sans(component: str, domain: str = "cluster.local") -> list[str]:
+    svc = SERVICE_NAMES[component]
+    return [svc, f"{svc}.{NAMESPACE}", f"{svc}.{NAMESPACE}.svc", f"{svc}.{NAMESPACE}.svc.{domain}", "localhost"]
+
+
+# --------------------------------------------------------------------------------------------
 # behaviour checks
 
 
@@ -203,10 +520,13 @@ def check_common(docs: list[dict[str, Any]], chart_meta: dict[str, Any]) -> None
             and labels.get("app.kubernetes.io/version") == str(chart_meta["appVersion"]),
             f"{d['kind']}/{d['metadata']['name']} has the standard app.kubernetes.io/* labels",
         )
-        C.check(
-            d["metadata"].get("namespace") == NAMESPACE,
-            f"{d['kind']}/{d['metadata']['name']} is in the release namespace",
-        )
+        if d["kind"] in CLUSTER_KINDS:
+            C.check("namespace" not in d["metadata"], f"{d['kind']}/{d['metadata']['name']} is cluster-scoped (no namespace)")
+        else:
+            C.check(
+                d["metadata"].get("namespace") == NAMESPACE,
+                f"{d['kind']}/{d['metadata']['name']} is in the release namespace",
+            )
     sts = one(docs, "StatefulSet")
     pod_labels = sts["spec"]["template"]["metadata"]["labels"]
     selector = sts["spec"]["selector"]["matchLabels"]
@@ -224,8 +544,8 @@ def check_common(docs: list[dict[str, Any]], chart_meta: dict[str, Any]) -> None
             f"Service/{svc['metadata']['name']} selects the metal-api pod",
         )
         C.check(
-            [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(8080, "http")],
-            f"Service/{svc['metadata']['name']} exposes port 8080 -> http",
+            [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [("https", 8080, "https")],
+            f"Service/{svc['metadata']['name']} exposes port https 8080 -> https",
         )
     headless = [s for s in docs if s["kind"] == "Service" and s["spec"].get("clusterIP") == "None"]
     C.check(
@@ -236,9 +556,13 @@ def check_common(docs: list[dict[str, Any]], chart_meta: dict[str, Any]) -> None
 
     c = container(sts)
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    C.check(ports == {"http": 8080}, "container port http=8080")
-    C.check(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe GET /healthz")
-    C.check(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe GET /readyz")
+    C.check(ports == {"https": 8080}, "container port https=8080")
+    C.check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
+            "liveness probe GET /healthz, scheme HTTPS")
+    C.check(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"},
+            "readiness probe GET /readyz, scheme HTTPS")
+    C.check(c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
+            "startup probe GET /healthz, scheme HTTPS")
     C.check(c["command"] == ["/usr/local/bin/metal-api"], "container runs /usr/local/bin/metal-api")
     args = c["args"]
     C.check(
@@ -280,9 +604,23 @@ def check_common(docs: list[dict[str, Any]], chart_meta: dict[str, Any]) -> None
     )
     C.check(
         sts["spec"]["template"]["spec"].get("enableServiceLinks") is False
-        and sts["spec"]["template"]["spec"].get("automountServiceAccountToken") is False,
-        "no service-link env vars, no service account token",
+        and sts["spec"]["template"]["spec"].get("automountServiceAccountToken") is True
+        and sts["spec"]["template"]["spec"].get("serviceAccountName") == API_NAME,
+        "no service-link env vars; its own ServiceAccount with the token mounted (the reviews protecting /metrics)",
     )
+    sa = [d for d in docs if d["kind"] == "ServiceAccount"]
+    C.check(len(sa) == 1 and sa[0]["metadata"]["name"] == API_NAME and sa[0].get("automountServiceAccountToken") is False,
+            f"ServiceAccount {API_NAME} (the pod mounts the token explicitly)")
+    check_auth_delegator(docs, "metal-api", "metal-api")
+    access = {d["metadata"]["name"]: d["rules"] for d in docs if d["kind"] == "ClusterRole"}
+    C.check(access == {f"metal-mesh:metal-api:{cap}": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+                       for cap in ("viewer", "editor")},
+            "ClusterRoles metal-mesh:metal-api:viewer and :editor: get /metrics only (its own API keeps HMAC auth)")
+    np_ = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    C.check(len(np_) == 1 and np_[0]["spec"]["podSelector"] == {"matchLabels": selector}
+            and np_[0]["spec"]["policyTypes"] == ["Ingress"]
+            and [r.get("ports") for r in np_[0]["spec"]["ingress"]] == [[{"protocol": "TCP", "port": 8080}]],
+            "NetworkPolicy: metal-api pods, Ingress only on TCP 8080")
 
 
 def check_default(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
@@ -297,13 +635,16 @@ def check_default(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -
     rendered = render(chart, {})
     docs = docs_of(rendered)
     validate(docs, "default values", kv)
-    check_common(docs, meta)
+    check_common(api_docs(docs), meta)
     C.check(
-        sorted(d["kind"] for d in docs) == ["Secret", "Service", "Service", "StatefulSet"],
-        "default values render StatefulSet, 2 Services, Secret and no ConfigMap",
+        sorted(d["kind"] for d in docs) == API_DEFAULT_KINDS,
+        "default values render StatefulSet, 2 Services, HMAC and TLS Secrets, the CA Secret, ServiceAccount, "
+        "auth-delegator binding, viewer and editor ClusterRoles, NetworkPolicy and no ConfigMap",
     )
+    C.check(len(api_docs(docs)) == len(docs) - 1 and one(docs, "Secret", CA_NAME)["metadata"]["labels"].get("app.kubernetes.io/component") == "tls",
+            "every object is metal-api's but the release CA Secret (component tls)")
     C.check(
-        not lb_docs(docs) and not any(d["kind"] in LB_KINDS - {"Deployment"} for d in docs),
+        not lb_docs(docs) and not any(d["kind"] in LB_KINDS - {"Deployment"} and "lb-allocator" in d["metadata"]["name"] for d in docs),
         "default values (lbAllocator off) render no lb-allocator object, no RBAC, no ServiceAccount",
     )
     C.check(not any("lb-allocator" in v for v in rendered.values()), "default values: no lb-allocator in any template or NOTES")
@@ -318,8 +659,8 @@ def check_default(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -
     vct = sts["spec"]["volumeClaimTemplates"][0]["spec"]
     C.check(vct["resources"]["requests"]["storage"] == "1Gi", "PVC size defaults to 1Gi")
     C.check("storageClassName" not in vct, "storageClassName omitted by default (cluster default class)")
-    secret = one(docs, "Secret")
-    C.check(secret["metadata"]["name"] == API_NAME, f"Secret is named {API_NAME}")
+    secret = one(docs, "Secret", API_NAME)
+    C.check(secret["type"] == "Opaque", f"HMAC Secret {API_NAME} (Opaque)")
     keys = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     C.check(sorted(keys) == ["admin-key", "edit-key", "view-key"], "Secret has exactly the three HMAC keys")
     C.check(
@@ -354,10 +695,10 @@ def check_custom(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str], se
     lint(chart_dir, values, "seed+keys+storage class", kv)
     docs = docs_of(render(chart, values))
     validate(docs, "seed+keys+storage class", kv)
-    check_common(docs, chart.metadata)
+    check_common(api_docs(docs), chart.metadata)
     C.check(
-        sorted(d["kind"] for d in docs) == ["ConfigMap", "Secret", "Service", "Service", "StatefulSet"],
-        "custom values render StatefulSet, 2 Services, Secret and the seed ConfigMap",
+        sorted(d["kind"] for d in docs) == sorted(API_DEFAULT_KINDS + ["ConfigMap"]),
+        "custom values render the default objects plus the seed ConfigMap",
     )
     cm = one(docs, "ConfigMap")
     C.check(cm["data"]["seed.yaml"].strip() == seed.strip(), f"seed ConfigMap holds the given seed ({seed_src}) verbatim")
@@ -389,7 +730,7 @@ def check_custom(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str], se
     C.check(vct.get("storageClassName") == "fast-ssd", "storageClassName fast-ssd applied to the PVC template")
     C.check(vct["resources"]["requests"]["storage"] == "5Gi", "PVC size 5Gi applied")
     C.check(c["image"] == "registry.example.com/metal-mesh:1.2.3", "image repository and tag overridable")
-    secret = one(docs, "Secret")
+    secret = one(docs, "Secret", API_NAME)
     keys = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     C.check(
         keys == {"view-key": "view-secret", "edit-key": "edit-secret", "admin-key": "admin-secret"},
@@ -416,7 +757,8 @@ def check_existing_secret(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list
     lint(chart_dir, values, "existingSecret", kv[-1:])
     docs = docs_of(render(chart, values))
     validate(docs, "existingSecret", kv)
-    C.check(not [d for d in docs if d["kind"] == "Secret"], "existingSecret: the chart renders no Secret")
+    C.check(not [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == API_NAME],
+            "existingSecret: the chart renders no HMAC Secret")
     env = secret_ref_env(container(one(docs, "StatefulSet")))
     C.check(
         {v[0] for v in env.values()} == {"my-metal-keys"},
@@ -442,14 +784,14 @@ def check_disabled(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) 
     docs = docs_of(render(chart, placeholders))
     validate(docs, "all placeholder switches on", kv[-1:])
     C.check(
-        sorted(d["kind"] for d in docs) == ["Secret", "Service", "Service", "StatefulSet"],
+        sorted(d["kind"] for d in docs) == API_DEFAULT_KINDS,
         "placeholder switches render nothing yet (no templates)",
     )
     # lbAllocator switched off but fully configured: still none of its objects.
     values = {"lbAllocator": dict(LB_REQUIRED, enabled=False, loadbalancer="cilium")}
     docs = docs_of(render(chart, values))
     C.check(
-        sorted(d["kind"] for d in docs) == ["Secret", "Service", "Service", "StatefulSet"]
+        sorted(d["kind"] for d in docs) == API_DEFAULT_KINDS
         and not lb_docs(docs),
         "lbAllocator.enabled=false (with its values set) renders no lb-allocator object",
     )
@@ -558,11 +900,14 @@ def check_lb_rbac_common(docs: list[dict[str, Any]], mode: str) -> None:
         dep["spec"]["template"]["spec"].get("automountServiceAccountToken") is True,
         f"[{mode}] pod mounts its service account token (it talks to the Kubernetes API)",
     )
-    all_roles = roles(docs, "Role") + roles(docs, "ClusterRole")
+    # The access roles metal-mesh:<service>:* grant URL prefixes (/v1/nodes/*) by design; they are
+    # checked rule by rule in their own section.
+    all_roles = [r for r in roles(docs, "Role") + roles(docs, "ClusterRole") if not is_access_role(r)]
     C.check(
         all(not has_wildcard(r["rules"]) for r in all_roles) and all(r["rules"] for r in all_roles),
-        f"[{mode}] no wildcard in any Role/ClusterRole rule ({len(all_roles)} roles)",
+        f"[{mode}] no wildcard in any Role/ClusterRole rule ({len(all_roles)} roles, the access roles aside)",
     )
+    check_auth_delegator(docs, "lb-allocator", mode)
     subject = [{"kind": "ServiceAccount", "name": LB_NAME, "namespace": NAMESPACE}]
     crb = one(docs, "ClusterRoleBinding", LB_NAME)
     C.check(
@@ -610,10 +955,13 @@ def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: li
     lb = lb_docs(docs)
     C.check(
         sorted(d["kind"] for d in lb)
-        == sorted(["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]),
-        "lbAllocator (metallb): Deployment, Service, ServiceAccount, ClusterRole(+Binding), 2 Roles(+Bindings), no Secret of its own",
+        == sorted(["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount",
+                   "ClusterRoleBinding", "ClusterRole", "ClusterRole", "NetworkPolicy", "Secret"]),
+        "lbAllocator (metallb): Deployment, Service, ServiceAccount, ClusterRole(+Binding), 2 Roles(+Bindings), auth-delegator binding, "
+        "viewer and editor ClusterRoles, NetworkPolicy, its TLS Secret and no credential Secret of its own",
     )
-    C.check(len(lb) + len(api_docs(docs)) == len(docs), "every object belongs to metal-api or lb-allocator")
+    C.check(len(lb) + len(api_docs(docs)) + 1 == len(docs), "every object belongs to metal-api or lb-allocator (or is the release CA)")
+    C.check(not any(d["kind"] == "Secret" and d["metadata"]["name"] == LB_NAME for d in docs), "no lb-allocator credential Secret")
     for d in lb:
         labels = d["metadata"].get("labels", {})
         C.check(
@@ -651,7 +999,8 @@ def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: li
     C.check("--no-kubernetes" not in args and "--kubeconfig" not in args, "no --no-kubernetes, no --kubeconfig (in-cluster config)")
     env = plain_env(c)
     expected = {
-        "METAL_API_URL": f"http://{API_NAME}:8080",
+        "METAL_API_URL": f"https://{API_NAME}:8080",
+        "METAL_API_CA_FILE": "/etc/metal-mesh/metal-api-ca/ca.crt",
         "METAL_AUTH_HMAC_AUTH_TYPE": "Metal-Admin",
         "METAL_PROJECT_ID": LB_VALUES["projectId"],
         "METAL_PARTITION_ID": LB_VALUES["partitionId"],
@@ -679,13 +1028,14 @@ def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: li
     api_svc = one(docs, "Service", API_NAME)
     C.check(api_svc["spec"]["ports"][0]["port"] == 8080, "METAL_API_URL port is the embedded metal-api Service's port")
 
-    C.check({p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080}, "lb-allocator container port http=8080")
+    C.check({p["name"]: p["containerPort"] for p in c["ports"]} == {"https": 8080}, "lb-allocator container port https=8080")
     C.check(
-        c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        and c["startupProbe"]["httpGet"]["path"] == "/healthz"
-        and c["readinessProbe"]["httpGet"]["path"] == "/readyz",
-        "probes: liveness and startup /healthz, readiness /readyz",
+        c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+        and c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+        and c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"},
+        "probes: liveness and startup /healthz, readiness /readyz, scheme HTTPS",
     )
+    check_server_tls(docs, "lb-allocator", "metallb", f"{LB_NAME}-tls")
     sc, psc = c["securityContext"], pod["securityContext"]
     C.check(
         sc.get("runAsNonRoot") is True and sc.get("readOnlyRootFilesystem") is True
@@ -696,21 +1046,30 @@ def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: li
         and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
         "lb-allocator security context: uid 65532, read-only root fs, drop ALL, seccomp RuntimeDefault",
     )
-    C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]} == {"tmp": "/tmp"}, "writable emptyDir on /tmp only")
+    C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+            == {"tmp": "/tmp", "tls": "/etc/metal-mesh/tls", "metal-api-ca": "/etc/metal-mesh/metal-api-ca"}
+            and all(m.get("readOnly") for m in c["volumeMounts"] if m["name"] != "tmp"),
+            "mounts: writable emptyDir on /tmp only; its TLS Secret and metal-api's CA read-only")
+    ca_vol = {v["name"]: v for v in pod["volumes"]}.get("metal-api-ca", {}).get("secret", {})
+    C.check(ca_vol == {"secretName": f"{API_NAME}-tls", "defaultMode": 0o444, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+            f"metal-api's CA: only ca.crt of {API_NAME}-tls (never its key) on /etc/metal-mesh/metal-api-ca")
+    C.check(psc.get("fsGroup") == 65532, "fsGroup 65532: the TLS Secret (mode 0440) is readable for uid 65532")
     C.check("requests" in c.get("resources", {}), "lb-allocator has resource requests")
     C.check(pod.get("enableServiceLinks") is False, "no service-link env vars")
 
     svc = one(docs, "Service", LB_NAME)
     C.check(
         svc["spec"]["type"] == "ClusterIP"
-        and [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [("http", 8080, "http")]
+        and [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [("https", 8080, "https")]
         and svc["spec"]["selector"] == spec["selector"]["matchLabels"],
-        "Service: ClusterIP, http 8080 -> http, selects the lb-allocator pods",
+        "Service: ClusterIP, https 8080 -> https, selects the lb-allocator pods",
     )
 
     cr = one(docs, "ClusterRole", LB_NAME)
     perms = rule_perms(cr["rules"])
     missing, extra = CLUSTER_PERMS - perms, perms - CLUSTER_PERMS
+    C.check(not any("nonResourceURLs" in r for r in cr["rules"]) and not any("tokenreviews" in str(r) for r in cr["rules"]),
+            "[metallb] its own ClusterRole has no review rules (those come from system:auth-delegator)")
     for m in sorted(missing):
         print(f"        missing: {m}")
     for x in sorted(extra):
@@ -736,7 +1095,7 @@ def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: li
     )
     check_lb_rbac_common(docs, "metallb")
     notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
-    C.check(LB_NAME in notes and f"http://{API_NAME}:8080" in notes, "NOTES mention the lb-allocator Deployment and its metal-api URL")
+    C.check(LB_NAME in notes and f"https://{API_NAME}:8080" in notes, "NOTES mention the lb-allocator Deployment and its metal-api URL")
 
     # The embedded URL follows metal-api's --base-path; a user Secret of metal-api is followed too.
     values = {
@@ -744,7 +1103,7 @@ def check_lb_default_wiring(chart: "helm.Chart", chart_dir: pathlib.Path, kv: li
         "lbAllocator": LB_REQUIRED,
     }
     c = container(one(docs_of(render(chart, values)), "Deployment", LB_NAME))
-    C.check(plain_env(c).get("METAL_API_URL") == f"http://{API_NAME}:8080/metal",
+    C.check(plain_env(c).get("METAL_API_URL") == f"https://{API_NAME}:8080/metal",
             "embedded wiring: METAL_API_URL carries metal-api's --base-path (/metal)")
     C.check(secret_ref_env(c) == {"METAL_AUTH_HMAC": ("my-metal-keys", "admin-key")},
             "embedded wiring: admin-key from metalApi.hmac.existingSecret when metal-api uses one")
@@ -776,6 +1135,8 @@ def check_lb_explicit(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
     args, env = c["args"], plain_env(c)
     C.check(dep["spec"]["replicas"] == 3, "replicas value applied")
     C.check(env.get("METAL_API_URL") == "https://api.example.com/metal", "METAL_API_URL is the given URL")
+    C.check("METAL_API_CA_FILE" not in env and "metal-api-ca" not in {v["name"] for v in dep["spec"]["template"]["spec"]["volumes"]},
+            "a given URL without caSecret: no METAL_API_CA_FILE, no CA mounted (the system roots)")
     C.check(env.get("METAL_AUTH_HMAC_AUTH_TYPE") == "Metal-Edit", "METAL_AUTH_HMAC_AUTH_TYPE=Metal-Edit given")
     C.check(secret_ref_env(c) == {"METAL_AUTH_HMAC": (LB_NAME, "hmac")}, f"inline hmac: METAL_AUTH_HMAC from secretKeyRef {LB_NAME}/hmac")
     C.check("METAL_AUTH_HMAC" not in env, "the HMAC key is never a plain env value")
@@ -836,7 +1197,7 @@ def check_lb_explicit(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
     c = container(one(docs_of(render(chart, values)), "Deployment", LB_NAME))
     C.check(
         secret_ref_env(c) == {"METAL_AUTH_HMAC": ("metal-creds", "hmac")}
-        and plain_env(c).get("METAL_API_URL") == f"http://{API_NAME}:8080",
+        and plain_env(c).get("METAL_API_URL") == f"https://{API_NAME}:8080",
         "existingSecret (hmac, default key `hmac`) next to the embedded metal-api URL",
     )
 
@@ -920,7 +1281,11 @@ def check_lb_failures(chart: "helm.Chart") -> None:
 RC_POLICY_ROLE = f"{RC_NAME}-policy"
 RC_SEED_ROLE = f"{RC_NAME}-seed"
 RC_FW_CM = f"{RC_NAME}-firewall"
-RC_KINDS_ALL = ["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
+# Plus, since TLS and delegated auth: the auth-delegator binding, the viewer and editor
+# ClusterRoles, the NetworkPolicy and the self-signed TLS Secret.
+RC_KINDS_AUTH = ["ClusterRoleBinding", "ClusterRole", "ClusterRole", "NetworkPolicy", "Secret"]
+RC_KINDS_ALL = sorted(["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Role", "Role", "RoleBinding", "RoleBinding", "Service",
+                       "ServiceAccount"] + RC_KINDS_AUTH)
 
 # Exactly what rule-compiler may do, as (apiGroup, resource, verb[, resourceName]).
 # Cluster-wide: CWNPs of all namespaces and their status (wrong-namespace ones are stamped
@@ -991,6 +1356,7 @@ def rc_perms_check(docs: list[dict[str, Any]], label: str, policy_ns: str, seed_
 
     cr = one(docs, "ClusterRole", RC_NAME)
     exact(rule_perms(cr["rules"]), RC_CLUSTER_PERMS, "ClusterRole (CWNPs and their status, Services, events; cluster-wide)")
+    check_auth_delegator(docs, "rule-compiler", label)
     rs = {r["metadata"]["name"]: r for r in roles(docs) if r["metadata"]["name"].startswith(RC_NAME)}
     policy = rs.get(RC_POLICY_ROLE)
     C.check(policy is not None and policy["metadata"]["namespace"] == policy_ns,
@@ -1095,7 +1461,7 @@ def check_rc_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
     rc = rc_docs(docs)
     C.check(sorted(d["kind"] for d in rc) == RC_KINDS_ALL,
             "ruleCompiler (defaults): DaemonSet, Service, ServiceAccount, ClusterRole(+Binding), policy and seed Roles(+Bindings), no ConfigMap")
-    C.check(len(rc) + len(api_docs(docs)) == len(docs), "every object belongs to metal-api or rule-compiler")
+    C.check(len(rc) + len(api_docs(docs)) + 1 == len(docs), "every object belongs to metal-api or rule-compiler (or is the release CA)")
     C.check(not any(d["kind"] in ("Deployment", "StatefulSet") for d in rc), "rule-compiler is a DaemonSet only (no Deployment)")
     for d in rc:
         labels = d["metadata"].get("labels", {})
@@ -1129,11 +1495,12 @@ def check_rc_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
             and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
             "read-only root filesystem, no privilege escalation, not privileged, seccomp RuntimeDefault")
     C.check(not pod.get("hostPID") and not pod.get("hostIPC"), "no hostPID, no hostIPC")
-    C.check({p["name"]: (p["containerPort"], p["protocol"]) for p in c["ports"]} == {"metrics": (8084, "TCP")},
-            "one container port: metrics 8084/TCP")
-    C.check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
-            and c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"},
-            "liveness GET /healthz, readiness GET /readyz, on port metrics")
+    C.check({p["name"]: (p["containerPort"], p["protocol"]) for p in c["ports"]} == {"https": (8084, "TCP")},
+            "one container port: https 8084/TCP")
+    C.check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+            and c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"},
+            "liveness GET /healthz, readiness GET /readyz, on port https, scheme HTTPS")
+    check_server_tls(docs, "rule-compiler", "defaults", f"{RC_NAME}-tls")
     C.check(args[:2] == ["--listen", "0.0.0.0:8084"], "args: --listen 0.0.0.0:8084")
     C.check(arg_value(args, "--log-format") == "text" and arg_value(args, "--log-level") == "info",
             "args: --log-format text --log-level info")
@@ -1153,15 +1520,15 @@ def check_rc_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
     C.check(list(env) == ["RULE_COMPILER_FIREWALL_NAME"]
             and env["RULE_COMPILER_FIREWALL_NAME"].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
             "env RULE_COMPILER_FIREWALL_NAME from spec.nodeName (downward API), nothing else")
-    C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]} == {"tmp": "/tmp"}
+    C.check({m["name"]: m["mountPath"] for m in c["volumeMounts"]} == {"tmp": "/tmp", "tls": "/etc/metal-mesh/tls"}
             and not any("hostPath" in v for v in pod["volumes"]),
-            "only an emptyDir on /tmp; no hostPath volume by default")
+            "only an emptyDir on /tmp and its TLS Secret; no hostPath volume by default")
     C.check("requests" in c.get("resources", {}), "resource requests")
     svc = one(docs, "Service", RC_NAME)
     C.check(svc["spec"]["type"] == "ClusterIP"
-            and [(p["name"], p["port"], p["targetPort"], p["protocol"]) for p in svc["spec"]["ports"]] == [("metrics", 8084, "metrics", "TCP")]
+            and [(p["name"], p["port"], p["targetPort"], p["protocol"]) for p in svc["spec"]["ports"]] == [("https", 8084, "https", "TCP")]
             and svc["spec"]["selector"] == sel,
-            "Service: ClusterIP, metrics 8084 -> metrics, selects the rule-compiler pods")
+            "Service: ClusterIP, https 8084 -> https, selects the rule-compiler pods")
     C.check(not any(d["kind"] == "ServiceMonitor" for d in docs), "no ServiceMonitor (its CRD cannot be validated strictly)")
     rc_perms_check(docs, "defaults", "firewall", NAMESPACE)
     notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
@@ -1175,7 +1542,8 @@ def check_rc_firewall_file(chart: "helm.Chart", chart_dir: pathlib.Path, kv: lis
     docs = docs_of(render(chart, values))
     validate(docs, "ruleCompiler inline Firewall, dry run, DNS proxy", kv)
     rc = rc_docs(docs)
-    C.check(sorted(d["kind"] for d in rc) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Role", "RoleBinding", "Service", "ServiceAccount"]),
+    C.check(sorted(d["kind"] for d in rc) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Role", "RoleBinding", "Service",
+                                                     "ServiceAccount"] + RC_KINDS_AUTH),
             "inline Firewall: its ConfigMap, and no seed Role")
     cm = one(docs, "ConfigMap", RC_FW_CM)
     C.check(sorted(cm["data"]) == ["firewall.yaml"] and yaml.safe_load(cm["data"]["firewall.yaml"]) == RC_FIREWALL,
@@ -1197,7 +1565,10 @@ def check_rc_firewall_file(chart: "helm.Chart", chart_dir: pathlib.Path, kv: lis
             "dnsListen/dnsUpstream: --dns-listen 10.0.16.1:53 --dns-upstream 9.9.9.9:53")
     C.check(c["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN", "NET_BIND_SERVICE"]},
             "DNS proxy on port 53: NET_BIND_SERVICE added next to NET_ADMIN, nothing else")
-    C.check([p["name"] for p in c["ports"]] == ["metrics"], "the DNS port is not declared (no hostPort clash with node-local DNS)")
+    C.check([p["name"] for p in c["ports"]] == ["https"], "the DNS port is not declared (no hostPort clash with node-local DNS)")
+    np_ = one(docs, "NetworkPolicy", RC_NAME)
+    C.check(np_["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8084}, {"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}],
+            "dnsListen: the NetworkPolicy admits TCP 8084 and the DNS proxy's 53 over UDP and TCP")
     rc_perms_check(docs, "inline Firewall", "firewall", None)
 
     # The same Firewall given as a YAML string (--set-file) renders the same document.
@@ -1237,7 +1608,8 @@ def check_rc_seed_secret(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[
             and mounts.get("seed-kubeconfig", {}).get("mountPath") == "/etc/rule-compiler/seed"
             and mounts["seed-kubeconfig"].get("readOnly") is True,
             "the Secret seed-kubeconfig (key kubeconfig) is mounted read-only on /etc/rule-compiler/seed")
-    C.check(not any(d["kind"] == "Secret" for d in rc_docs(docs)), "the chart renders no Secret of its own for the seed")
+    C.check([d["metadata"]["name"] for d in rc_docs(docs) if d["kind"] == "Secret"] == [f"{RC_NAME}-tls"],
+            "the chart renders no Secret of its own for the seed (only its TLS Secret)")
     env = {e["name"]: e for e in c["env"]}
     C.check(env["RULE_COMPILER_FIREWALL_NAME"] == {"name": "RULE_COMPILER_FIREWALL_NAME", "value": "shoot--proj--fw-1"},
             "firewallName: RULE_COMPILER_FIREWALL_NAME is the given name, not the node name")
@@ -1288,8 +1660,10 @@ def check_rc_host_options(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list
             and vols.get("suricata-socket", {}).get("hostPath") == {"path": "/run/suricata-command.socket", "type": "Socket"}
             and mounts.get("suricata-socket", {}).get("mountPath") == "/run/suricata-command.socket",
             "enableIds: --enable-ids true, --suricata-socket/--suricata-interface, the socket mounted from the node (type Socket)")
-    C.check(args[:2] == ["--listen", "10.0.16.1:9631"] and {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9631},
-            "listenAddress/port: --listen 10.0.16.1:9631, container port metrics 9631")
+    C.check(args[:2] == ["--listen", "10.0.16.1:9631"] and {p["name"]: p["containerPort"] for p in c["ports"]} == {"https": 9631},
+            "listenAddress/port: --listen 10.0.16.1:9631, container port https 9631")
+    C.check(one(docs, "NetworkPolicy", RC_NAME)["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9631}]}],
+            "NetworkPolicy follows the port (9631), no DNS port without dnsListen")
     svc = one(docs, "Service", RC_NAME)
     C.check(svc["spec"]["ports"][0]["port"] == 9631 and svc["metadata"].get("annotations") == {"prometheus.io/port": "9631"},
             "Service port and annotations follow the values")
@@ -1368,7 +1742,6 @@ def check_rc_docs() -> None:
 # --------------------------------------------------------------------------------------------
 # volume-manager (replaces csi-driver-lvm)
 
-VM_NAME = f"{RELEASE}-metal-mesh-volume-manager"
 VM_CAP_ROLE = f"{VM_NAME}-capacity"
 VM_DRIVER = "lvm.csi.metal-stack.io"
 VM_SIDECAR_IMAGES = {
@@ -1380,7 +1753,9 @@ VM_SIDECAR_IMAGES = {
 }
 VM_CONTAINERS = ["volume-manager", "csi-provisioner", "csi-resizer", "csi-snapshotter", "node-driver-registrar", "livenessprobe"]
 VM_KINDS = sorted(["ClusterRole", "ClusterRoleBinding", "CSIDriver", "DaemonSet", "Role", "RoleBinding", "ServiceAccount",
-                   "StorageClass", "StorageClass", "StorageClass", "VolumeSnapshotClass"])
+                   "StorageClass", "StorageClass", "StorageClass", "VolumeSnapshotClass",
+                   # TLS and delegated auth
+                   "ClusterRoleBinding", "ClusterRole", "ClusterRole", "NetworkPolicy", "Secret"])
 VM_CLASSES = {"csi-driver-lvm-linear": "linear", "csi-driver-lvm-striped": "striped", "csi-driver-lvm-mirror": "mirror"}
 VM_COMPAT_CLASSES = {"csi-lvm-sc-linear": "linear", "csi-lvm-sc-mirror": "mirror", "csi-lvm-sc-striped": "striped"}
 
@@ -1476,6 +1851,7 @@ def vm_perms_check(docs: list[dict[str, Any]], label: str, snapshotter: bool = T
     want = VM_CLUSTER_PERMS | (VM_SNAPSHOTTER_PERMS if snapshotter else set())
     exact(rule_perms(cr["rules"]), want,
           "ClusterRole (provisioner, resizer" + (", snapshotter" if snapshotter else "") + "; cluster-wide)")
+    check_auth_delegator(docs, "volume-manager", label)
     rs = [r for r in roles(docs) if r["metadata"]["name"].startswith(VM_NAME)]
     C.check(len(rs) == 1 and rs[0]["metadata"]["name"] == VM_CAP_ROLE and rs[0]["metadata"]["namespace"] == NAMESPACE,
             f"[{label}] one Role {VM_CAP_ROLE}, in the release namespace")
@@ -1526,8 +1902,9 @@ def check_vm_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
     check_common(api_docs(docs), chart.metadata)
     vm = vm_docs(docs)
     C.check(sorted(d["kind"] for d in vm) == VM_KINDS,
-            "volumeManager (defaults): DaemonSet, ServiceAccount, ClusterRole(+Binding), Role(+Binding), CSIDriver, 3 StorageClasses, VolumeSnapshotClass")
-    C.check(len(vm) + len(api_docs(docs)) == len(docs), "every object belongs to metal-api or volume-manager")
+            "volumeManager (defaults): DaemonSet, ServiceAccount, ClusterRole(+Binding), Role(+Binding), CSIDriver, 3 StorageClasses, VolumeSnapshotClass, "
+            "auth-delegator binding, viewer and editor ClusterRoles, NetworkPolicy, TLS Secret")
+    C.check(len(vm) + len(api_docs(docs)) + 1 == len(docs), "every object belongs to metal-api or volume-manager (or is the release CA)")
     C.check(not any(d["kind"] in ("Deployment", "StatefulSet", "Service") for d in vm),
             "volume-manager is node-local: a DaemonSet only (no Deployment or StatefulSet controller, no Service)")
     for d in vm:
@@ -1561,20 +1938,25 @@ def check_vm_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
         "--devices", "/dev/nvme[0-9]n[0-9]", "--listen", "0.0.0.0:8083",
         "--driver-name", VM_DRIVER, "--default-type", "linear", "--max-volumes-per-node", "0",
         "--host-write-path", "/etc/lvm", "--log-format", "text", "--log-level", "info",
-    ]
+    ] + server_args()
     if p["args"] != want_args:
         print(f"        got: {p['args']}")
     C.check(p["args"] == want_args,
             "plugin args exactly: --csi-endpoint unix:///csi/csi.sock --node-id $(KUBE_NODE_NAME) --vg-name csi-lvm "
             "--devices /dev/nvme[0-9]n[0-9] --listen 0.0.0.0:8083 --driver-name lvm.csi.metal-stack.io --default-type linear "
-            "--max-volumes-per-node 0 --host-write-path /etc/lvm --log-format text --log-level info")
+            "--max-volumes-per-node 0 --host-write-path /etc/lvm --log-format text --log-level info "
+            "--tls-cert-file /etc/metal-mesh/tls/tls.crt --tls-key-file /etc/metal-mesh/tls/tls.key --auth kubernetes")
     C.check(" ".join(p["args"][:10]) == "--csi-endpoint unix:///csi/csi.sock --node-id $(KUBE_NODE_NAME) --vg-name csi-lvm "
             "--devices /dev/nvme[0-9]n[0-9] --listen 0.0.0.0:8083", "plugin CLI starts verbatim with the endpoint, node id, VG, devices and listener")
     C.check(p["env"] == [{"name": "KUBE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
             "plugin env: KUBE_NODE_NAME from spec.nodeName only")
-    C.check({x["name"]: (x["containerPort"], x["protocol"]) for x in p["ports"]} == {"http": (8083, "TCP")}, "plugin port http 8083/TCP")
-    C.check(p["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"} and p["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"},
-            "plugin probes: readiness GET /readyz, liveness GET /healthz on its listen port")
+    C.check({x["name"]: (x["containerPort"], x["protocol"]) for x in p["ports"]} == {"https": (8083, "TCP")}, "plugin port https 8083/TCP")
+    C.check(p["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
+            and p["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
+            "plugin probes: readiness GET /readyz, liveness GET /healthz on its listen port, scheme HTTPS")
+    check_server_tls(docs, "volume-manager", "defaults", f"{VM_NAME}-tls")
+    C.check(one(docs, "NetworkPolicy", VM_NAME)["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8083}, {"protocol": "TCP", "port": 9898}]}],
+            "NetworkPolicy: the plugin's TCP 8083 and the livenessprobe sidecar's TCP 9898 only")
     C.check(p["securityContext"] == {"privileged": True, "runAsNonRoot": False, "runAsUser": 0},
             "plugin: privileged, uid 0")
     C.check("requests" in p.get("resources", {}), "plugin has resource requests")
@@ -1587,12 +1969,13 @@ def check_vm_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
         "dev-dir": ("/dev", "Bidirectional", False),
         "lib-modules": ("/lib/modules", None, True),
         "lvm-host-write": ("/etc/lvm", "Bidirectional", False),
+        "tls": ("/etc/metal-mesh/tls", None, True),
     }
     got_mounts = {n: (m["mountPath"], m.get("mountPropagation"), bool(m.get("readOnly"))) for n, m in mounts.items()}
     if got_mounts != want_mounts:
         print(f"        got: {got_mounts}")
     C.check(got_mounts == want_mounts,
-            "plugin mounts: /csi; kubelet pods and plugins, /dev and /etc/lvm Bidirectional; /lib/modules read-only")
+            "plugin mounts: /csi; kubelet pods and plugins, /dev and /etc/lvm Bidirectional; /lib/modules and the TLS Secret read-only")
     want_vols = {
         "socket-dir": {"path": "/var/lib/kubelet/plugins/lvm.csi.metal-stack.io", "type": "DirectoryOrCreate"},
         "mountpoint-dir": {"path": "/var/lib/kubelet/pods", "type": "Directory"},
@@ -1602,11 +1985,12 @@ def check_vm_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str
         "lib-modules": {"path": "/lib/modules"},
         "lvm-host-write": {"path": "/etc/lvm", "type": "DirectoryOrCreate"},
     }
-    got_vols = {n: v.get("hostPath") for n, v in vols.items()}
+    got_vols = {n: v.get("hostPath") for n, v in vols.items() if n != "tls"}
     if got_vols != want_vols:
         print(f"        got: {got_vols}")
-    C.check(got_vols == want_vols, "volumes: only hostPaths; socket dir <kubelet>/plugins/lvm.csi.metal-stack.io (DirectoryOrCreate), "
-                                   "kubelet pods/plugins/plugins_registry, /dev, /lib/modules, /etc/lvm")
+    C.check(got_vols == want_vols and vols["tls"] == {"name": "tls", "secret": {"secretName": f"{VM_NAME}-tls", "defaultMode": 0o440}},
+            "volumes: hostPaths only, but the TLS Secret; socket dir <kubelet>/plugins/lvm.csi.metal-stack.io (DirectoryOrCreate), "
+            "kubelet pods/plugins/plugins_registry, /dev, /lib/modules, /etc/lvm")
 
     want_sidecar_args = {
         "csi-provisioner": ["--csi-address=/csi/csi.sock", "--node-deployment", "--enable-capacity", "--capacity-ownerref-level=1",
@@ -1759,11 +2143,13 @@ def check_vm_custom(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str])
     C.check(args[-1] == "--some-flag" and {"name": "RUST_LOG", "value": "volume_manager=trace"} in p["env"],
             "extraArgs appended, extraEnv appended")
     C.check(p["image"] == "registry.example.com/metal-mesh-lvm:9.9.9", "volumeManager.image overrides the shared image")
-    C.check({x["name"]: x["containerPort"] for x in p["ports"]} == {"http": 9083}, "plugin port http 9083")
+    C.check({x["name"]: x["containerPort"] for x in p["ports"]} == {"https": 9083}, "plugin port https 9083")
+    C.check(one(docs, "NetworkPolicy", VM_NAME)["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9083}, {"protocol": "TCP", "port": 9899}]}],
+            "NetworkPolicy follows port (9083) and healthPort (9899)")
     k = "/var/lib/k0s/kubelet"
     sock = f"{k}/plugins/lvm.csi.example.com"
     mounts = {m["name"]: (m["mountPath"], m.get("mountPropagation")) for m in p["volumeMounts"]}
-    vols = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
+    vols = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     C.check(mounts["mountpoint-dir"] == (f"{k}/pods", "Bidirectional") and mounts["plugins-dir"] == (f"{k}/plugins", "Bidirectional")
             and vols["mountpoint-dir"] == f"{k}/pods" and vols["plugins-dir"] == f"{k}/plugins"
             and vols["registration-dir"] == f"{k}/plugins_registry" and vols["socket-dir"] == sock,
@@ -1857,13 +2243,514 @@ def check_vm_docs() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# lookup: generated keys survive an upgrade
+# TLS, delegated auth, access roles and NetworkPolicies of every service
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """A copy of base with over merged in, maps merged recursively (as Helm merges values)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def all_services(**over: Any) -> dict[str, Any]:
+    """Values with every service on (lb-allocator wired to the embedded metal-api), merged with over."""
+    base = {"lbAllocator": dict(LB_REQUIRED), "ruleCompiler": {"enabled": True}, "volumeManager": {"enabled": True}}
+    return deep_merge(base, over)
+
+
+SERVICE_KEYS = {"metal-api": "metalApi", "lb-allocator": "lbAllocator", "rule-compiler": "ruleCompiler", "volume-manager": "volumeManager"}
+# The API port of every service with its defaults (container port `https`).
+SERVICE_PORTS = {"metal-api": 8080, "lb-allocator": 8080, "rule-compiler": 8084, "volume-manager": 8083}
+
+# The access ClusterRoles, exactly: one rule per verb (verbs in alphabetical order), each with
+# its nonResourceURLs sorted.
+LB_GET = {"nonResourceURLs": ["/metrics", "/v1/loadbalancers", "/v1/metallb", "/v1/nodes/*"], "verbs": ["get"]}
+RC_RULES = [{"nonResourceURLs": ["/v1/compile"], "verbs": ["create"]},
+            {"nonResourceURLs": ["/metrics", "/v1/ruleset", "/v1/status"], "verbs": ["get"]}]
+VM_RULES = [{"nonResourceURLs": ["/metrics", "/v1/capacity", "/v1/snapshots", "/v1/volumegroups", "/v1/volumes"], "verbs": ["get"]}]
+API_RULES = [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+ACCESS_ROLES = {
+    "metal-api": {"viewer": API_RULES, "editor": API_RULES},
+    "lb-allocator": {
+        "viewer": [LB_GET],
+        "editor": [{"nonResourceURLs": ["/v1/loadbalancers"], "verbs": ["create"]},
+                   {"nonResourceURLs": ["/v1/loadbalancers/*"], "verbs": ["delete"]}, LB_GET],
+    },
+    "rule-compiler": {"viewer": RC_RULES, "editor": RC_RULES},
+    "volume-manager": {"viewer": VM_RULES, "editor": VM_RULES},
+}
+
+
+def tls_secrets(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret" and d.get("type") == "kubernetes.io/tls"}
+
+
+def access_roles(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    return {d["metadata"]["name"]: d["rules"] for d in docs if d["kind"] == "ClusterRole" and is_access_role(d)}
+
+
+def ca_volume(docs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """lb-allocator's metal-api CA volume (its secret) and METAL_API_CA_FILE."""
+    dep = one(docs, "Deployment", LB_NAME)
+    vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    return vols.get("metal-api-ca", {}).get("secret"), plain_env(container(dep)).get("METAL_API_CA_FILE")
+
+
+def check_self_signed_secrets(docs: list[dict[str, Any]], label: str, components: list[str], days: int = 3650,
+                              domain: str = "cluster.local") -> None:
+    """The release CA and one serving certificate per component, parsed: SANs, chain, keys."""
+    secrets = tls_secrets(docs)
+    want = sorted([CA_NAME] + [f"{SERVICE_NAMES[c]}-tls" for c in components])
+    C.check(sorted(secrets) == want, f"[{label}] kubernetes.io/tls Secrets: exactly the release CA and {', '.join(want[1:])}")
+    ca_secret = secrets.get(CA_NAME)
+    if not ca_secret:
+        return
+    ca = Cert(b64(ca_secret, "tls.crt"))
+    C.check(sorted(ca_secret["data"]) == ["ca.crt", "tls.crt", "tls.key"] and b64(ca_secret, "ca.crt") == b64(ca_secret, "tls.crt")
+            and ca_secret["metadata"]["labels"].get("app.kubernetes.io/component") == "tls",
+            f"[{label}] CA Secret {CA_NAME}: tls.crt, tls.key, ca.crt (= tls.crt), component label tls")
+    C.check(ca.is_ca and ca.matches_key(b64(ca_secret, "tls.key")) and abs(ca.validity_days - days) <= 1,
+            f"[{label}] the CA ({CERT_TOOL}): basicConstraints CA:TRUE, its key matches, valid {days} days")
+    seen = set()
+    for comp in components:
+        name = SERVICE_NAMES[comp]
+        s = secrets.get(f"{name}-tls")
+        if not s:
+            continue
+        cert = Cert(b64(s, "tls.crt"))
+        seen.add(cert.fingerprint)
+        C.check(sorted(s["data"]) == ["ca.crt", "tls.crt", "tls.key"] and s["metadata"]["namespace"] == NAMESPACE
+                and s["metadata"]["labels"].get("app.kubernetes.io/component") == comp,
+                f"[{label}] {name}-tls: kubernetes.io/tls with tls.crt, tls.key, ca.crt; {comp}'s labels")
+        sans = expected_sans(comp, domain)
+        if sorted(cert.dns) != sorted(sans) or cert.ips != ["127.0.0.1"]:
+            print(f"        got: DNS {cert.dns} IP {cert.ips}")
+        C.check(sorted(cert.dns) == sorted(sans) and cert.ips == ["127.0.0.1"],
+                f"[{label}] {comp} certificate SANs exactly DNS {', '.join(sans)} and IP 127.0.0.1")
+        C.check(cert.cn == name and not cert.is_ca and cert.server_auth,
+                f"[{label}] {comp} certificate: CN {name}, not a CA, extended key usage server auth")
+        C.check(cert.signed_by(ca) and b64(s, "ca.crt") == ca.pem,
+                f"[{label}] {comp} certificate is signed by the release CA, whose certificate is its ca.crt")
+        C.check(cert.matches_key(b64(s, "tls.key")) and abs(cert.validity_days - days) <= 1,
+                f"[{label}] {comp}: tls.key is the certificate's key; valid {days} days")
+    C.check(len(seen) == len(components), f"[{label}] every service has a certificate of its own")
+
+
+def check_tls_self_signed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = all_services()
+    lint(chart_dir, values, "all services, self-signed TLS", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    vm_validate(docs, "all services, self-signed TLS", kv)
+    C.check(CERT_TOOL is not None, f"certificates are parsed with {CERT_TOOL}")
+    check_self_signed_secrets(docs, "self-signed", list(SERVICE_NAMES))
+    for comp, name in SERVICE_NAMES.items():
+        check_server_tls(docs, comp, "self-signed", f"{name}-tls")
+    C.check(not any(d["kind"] == "Certificate" for d in docs), "[self-signed] no cert-manager Certificate")
+    svcs = [d for d in docs if d["kind"] == "Service"]
+    C.check(len(svcs) == 4 and all([(p["name"], p["targetPort"]) for p in s["spec"]["ports"]] == [("https", "https")] for s in svcs),
+            "[self-signed] every Service (metal-api, its headless one, lb-allocator, rule-compiler) has the one port https -> https")
+    for comp in SERVICE_NAMES:
+        c = next(x for x in workload(docs, comp)["spec"]["template"]["spec"]["containers"] if x["name"] == comp)
+        C.check({p["name"]: p["containerPort"] for p in c["ports"]} == {"https": SERVICE_PORTS[comp]},
+                f"[self-signed] {comp}: container port https {SERVICE_PORTS[comp]}")
+    # Only the enabled services get a certificate: metal-api alone by default.
+    check_self_signed_secrets(docs_of(render(chart, {})), "default values", ["metal-api"])
+    check_self_signed_secrets(docs_of(render(chart, {"metalApi": {"enabled": False}, "ruleCompiler": {"enabled": True}})),
+                              "rule-compiler alone", ["rule-compiler"])
+    # validityDays and clusterDomain.
+    docs = docs_of(render(chart, all_services(tls={"validityDays": 30, "clusterDomain": "example.internal"})))
+    check_self_signed_secrets(docs, "validityDays 30, clusterDomain example.internal", list(SERVICE_NAMES), days=30,
+                              domain="example.internal")
+    cases = [
+        ("validityDays 0", {"tls": {"validityDays": 0}}, "tls.validityDays must be a whole number of days > 0"),
+        ("clusterDomain invalid", {"tls": {"clusterDomain": "Cluster_Local"}}, "tls.clusterDomain must be a DNS domain"),
+    ]
+    for what, vals, message in cases:
+        err = render_error(chart, vals)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+
+
+def check_tls_existing(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    user = {comp: f"my-{comp}-tls" for comp in SERVICE_NAMES}
+    values = all_services(**{SERVICE_KEYS[comp]: {"tls": {"existingSecret": name}} for comp, name in user.items()})
+    lint(chart_dir, values, "every service with tls.existingSecret", kv[-1:])
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "every service with tls.existingSecret", kv)
+    C.check(not tls_secrets(docs) and not any(d["kind"] == "Certificate" for d in docs),
+            "[existingSecret] every service has its own Secret: no CA, no TLS Secret, no Certificate rendered")
+    for comp, name in user.items():
+        check_server_tls(docs, comp, "existingSecret", name)
+    secret, env = ca_volume(docs)
+    C.check(secret == {"secretName": user["metal-api"], "defaultMode": 0o444, "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+            and env == "/etc/metal-mesh/metal-api-ca/ca.crt",
+            f"[existingSecret] lb-allocator trusts ca.crt of metal-api's Secret {user['metal-api']} (METAL_API_CA_FILE)")
+    # One service with its own Secret, the others self-signed.
+    docs = docs_of(render(chart, all_services(lbAllocator={"tls": {"existingSecret": "lb-own"}})))
+    check_self_signed_secrets(docs, "lb-allocator existingSecret, others self-signed", ["metal-api", "rule-compiler", "volume-manager"])
+    check_server_tls(docs, "lb-allocator", "lb-allocator existingSecret", "lb-own")
+    check_server_tls(docs, "rule-compiler", "lb-allocator existingSecret", f"{RC_NAME}-tls")
+    # existingSecret wins over cert-manager too.
+    docs = docs_of(render(chart, all_services(tls={"certManager": True, "issuerRef": {"name": "mesh-ca"}},
+                                              volumeManager={"tls": {"existingSecret": "vm-own"}})))
+    C.check(sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Certificate") == sorted([API_NAME, LB_NAME, RC_NAME]),
+            "[certManager + volumeManager.tls.existingSecret] Certificates for the other three only")
+    check_server_tls(docs, "volume-manager", "certManager + existingSecret", "vm-own")
+
+
+def check_tls_cert_manager(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = all_services(tls={"certManager": True, "issuerRef": {"name": "mesh-ca", "kind": "ClusterIssuer"},
+                               "duration": "2160h", "renewBefore": "360h"})
+    lint(chart_dir, values, "tls.certManager", kv)
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "tls.certManager", kv)
+    certs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Certificate"}
+    C.check(sorted(certs) == sorted(SERVICE_NAMES.values()), "[certManager] one Certificate per service, named like its Service")
+    C.check(not tls_secrets(docs), "[certManager] no CA and no TLS Secret of the chart's own (cert-manager writes them)")
+    for comp, name in SERVICE_NAMES.items():
+        cert = certs.get(name, {})
+        spec = cert.get("spec", {})
+        C.check(cert.get("apiVersion") == "cert-manager.io/v1" and cert["metadata"].get("namespace") == NAMESPACE
+                and cert["metadata"]["labels"].get("app.kubernetes.io/component") == comp,
+                f"[certManager] Certificate {name}: cert-manager.io/v1, release namespace, {comp}'s labels")
+        C.check(spec.get("secretName") == f"{name}-cert-manager-tls", f"[certManager] {comp}: cert-manager writes the Secret {name}-cert-manager-tls")
+        C.check(sorted(spec.get("dnsNames", [])) == sorted(expected_sans(comp)) and spec.get("ipAddresses") == ["127.0.0.1"]
+                and spec.get("commonName") == name,
+                f"[certManager] {comp}: dnsNames {', '.join(expected_sans(comp))}, ipAddresses 127.0.0.1, commonName {name}")
+        C.check(spec.get("issuerRef") == {"name": "mesh-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                f"[certManager] {comp}: issuerRef {{name: mesh-ca, kind: ClusterIssuer, group: cert-manager.io}}")
+        C.check("server auth" in spec.get("usages", []) and spec.get("duration") == "2160h" and spec.get("renewBefore") == "360h",
+                f"[certManager] {comp}: usages include server auth; duration 2160h, renewBefore 360h")
+        check_server_tls(docs, comp, "certManager", f"{name}-cert-manager-tls")
+    secret, env = ca_volume(docs)
+    C.check(secret is not None and secret.get("secretName") == f"{API_NAME}-cert-manager-tls"
+            and secret.get("items") == [{"key": "ca.crt", "path": "ca.crt"}] and env == "/etc/metal-mesh/metal-api-ca/ca.crt",
+            "[certManager] lb-allocator trusts ca.crt of metal-api's cert-manager Secret")
+    # Defaults of the issuer reference; no duration fields without values.
+    docs = docs_of(render(chart, {"tls": {"certManager": True, "issuerRef": {"name": "mesh-ca"}}}))
+    validate(docs, "tls.certManager, issuer defaults", kv[-1:])
+    spec = one(docs, "Certificate", API_NAME)["spec"]
+    C.check(spec["issuerRef"] == {"name": "mesh-ca", "kind": "Issuer", "group": "cert-manager.io"}
+            and "duration" not in spec and "renewBefore" not in spec,
+            "[certManager] issuerRef kind defaults to Issuer, group cert-manager.io; no duration/renewBefore unless set")
+    C.check(sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Certificate") == [API_NAME],
+            "[certManager] only the enabled services get a Certificate (metal-api alone by default)")
+    cases = [
+        ("certManager without issuerRef.name", {"tls": {"certManager": True}},
+         "tls.issuerRef.name is required with tls.certManager=true"),
+        ("certManager with a blank issuerRef.name", all_services(tls={"certManager": True, "issuerRef": {"name": "  "}}),
+         "tls.issuerRef.name is required with tls.certManager=true"),
+        ("issuerRef.kind invalid", {"tls": {"certManager": True, "issuerRef": {"name": "x", "kind": "Vault"}}},
+         'tls.issuerRef.kind must be Issuer or ClusterIssuer, not "Vault"'),
+    ]
+    for what, vals, message in cases:
+        err = render_error(chart, vals)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+
+
+def check_tls_client_ca(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = all_services(tls={"clientCaSecret": "mesh-client-ca"})
+    lint(chart_dir, values, "tls.clientCaSecret", kv[-1:])
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "tls.clientCaSecret", kv[-1:])
+    for comp, name in SERVICE_NAMES.items():
+        check_server_tls(docs, comp, "clientCaSecret", f"{name}-tls", client_ca="mesh-client-ca")
+    C.check(not any(d["kind"] == "Secret" and d["metadata"]["name"] == "mesh-client-ca" for d in docs),
+            "[clientCaSecret] the client CA Secret is the user's: not rendered")
+
+
+def check_auth_flags(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = all_services(auth={"cacheTtl": "90s", "reviewTimeout": "3s"}, metrics={"open": True})
+    lint(chart_dir, values, "auth.cacheTtl, auth.reviewTimeout, metrics.open", kv[-1:])
+    docs = docs_of(render(chart, values))
+    vm_validate(docs, "auth.cacheTtl, auth.reviewTimeout, metrics.open", kv[-1:])
+    for comp, name in SERVICE_NAMES.items():
+        check_server_tls(docs, comp, "auth flags", f"{name}-tls", cache_ttl="90s", review_timeout="3s", metrics_open=True)
+    docs = docs_of(render(chart, all_services(metrics={"open": True})))
+    for comp, name in SERVICE_NAMES.items():
+        check_server_tls(docs, comp, "metrics.open only", f"{name}-tls", metrics_open=True)
+    vals = chart.values
+    C.check(vals["auth"] == {"cacheTtl": "", "reviewTimeout": ""} and vals["metrics"] == {"open": False},
+            "values: auth.cacheTtl and auth.reviewTimeout empty (the binary's defaults), metrics.open false")
+    cases = [
+        ("metalApi --auth none", {"metalApi": {"extraArgs": ["--auth", "none"]}}, "metalApi.extraArgs: --auth none is not allowed"),
+        ("lbAllocator --auth=none", all_services(lbAllocator={"extraArgs": ["--auth=none"]}), "lbAllocator.extraArgs: --auth none is not allowed"),
+        ("ruleCompiler --auth none", all_services(ruleCompiler={"extraArgs": ["--auth", "none"]}), "ruleCompiler.extraArgs: --auth none is not allowed"),
+        ("volumeManager --auth=none", all_services(volumeManager={"extraArgs": ["--auth=none"]}), "volumeManager.extraArgs: --auth none is not allowed"),
+    ]
+    for what, v, message in cases:
+        err = render_error(chart, v)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+
+
+def check_service_accounts(chart: "helm.Chart") -> None:
+    docs = docs_of(render(chart, all_services(metalApi={"serviceAccount": {"annotations": {"example.com/team": "metal"}}})))
+    for comp, name in SERVICE_NAMES.items():
+        sa = one(docs, "ServiceAccount", name)
+        pod = workload(docs, comp)["spec"]["template"]["spec"]
+        C.check(sa["metadata"]["namespace"] == NAMESPACE and pod.get("serviceAccountName") == name
+                and pod.get("automountServiceAccountToken") is True,
+                f"{comp}: ServiceAccount {name}, its pod runs as it with automountServiceAccountToken true")
+        check_auth_delegator(docs, comp, "all services")
+    delegators = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"
+                        and d["roleRef"]["name"] == "system:auth-delegator")
+    C.check(delegators == sorted(f"{n}-auth-delegator" for n in SERVICE_NAMES.values()),
+            "exactly one system:auth-delegator ClusterRoleBinding per service")
+    C.check(one(docs, "ServiceAccount", API_NAME)["metadata"].get("annotations") == {"example.com/team": "metal"},
+            "metalApi.serviceAccount.annotations applied")
+    docs = docs_of(render(chart, {"metalApi": {"enabled": False}, "ruleCompiler": {"enabled": True}}))
+    C.check([d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"] == [RC_NAME]
+            and [d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == "system:auth-delegator"]
+            == [f"{RC_NAME}-auth-delegator"],
+            "only enabled services get a ServiceAccount and an auth-delegator binding (rule-compiler alone)")
+
+
+def check_access_roles(chart: "helm.Chart", kv: list[str]) -> None:
+    docs = docs_of(render(chart, all_services()))
+    roles_ = access_roles(docs)
+    want = {f"metal-mesh:{comp}:{cap}": rules for comp, caps in ACCESS_ROLES.items() for cap, rules in caps.items()}
+    C.check(sorted(roles_) == sorted(want), f"all services: exactly the ClusterRoles {', '.join(sorted(want))}")
+    for name, rules in want.items():
+        got = roles_.get(name)
+        if got != rules:
+            print(f"        got: {got}")
+        desc = "; ".join(f"{r['verbs'][0]} {' '.join(r['nonResourceURLs'])}" for r in rules)
+        C.check(got == rules, f"ClusterRole {name}: exactly {desc}")
+    for d in docs:
+        if d["kind"] == "ClusterRole" and is_access_role(d):
+            comp = d["metadata"]["name"].split(":")[1]
+            verbs = [r["verbs"] for r in d["rules"]]
+            C.check(all(set(r) == {"nonResourceURLs", "verbs"} and len(r["verbs"]) == 1 and r["nonResourceURLs"] == sorted(r["nonResourceURLs"])
+                        for r in d["rules"]) and len(verbs) == len({v[0] for v in verbs})
+                    and d["metadata"]["labels"].get("app.kubernetes.io/component") == comp and "namespace" not in d["metadata"],
+                    f"{d['metadata']['name']}: one rule per verb, nonResourceURLs only and sorted; {comp}'s labels, cluster-scoped")
+    cases = [
+        ("default values (metal-api only)", {}, ["metal-api"]),
+        ("lb-allocator only", {"metalApi": {"enabled": False},
+                               "lbAllocator": dict(LB_REQUIRED, metalApi={"url": "https://api.example.com", "auth": {"token": "t"}})}, ["lb-allocator"]),
+        ("rule-compiler only", {"metalApi": {"enabled": False}, "ruleCompiler": {"enabled": True}}, ["rule-compiler"]),
+        ("volume-manager only", {"metalApi": {"enabled": False}, "volumeManager": {"enabled": True}}, ["volume-manager"]),
+        ("metal-api and volume-manager", {"volumeManager": {"enabled": True}}, ["metal-api", "volume-manager"]),
+    ]
+    for what, values, comps in cases:
+        got = access_roles(docs_of(render(chart, values)))
+        exp = {f"metal-mesh:{c}:{cap}": ACCESS_ROLES[c][cap] for c in comps for cap in ("viewer", "editor")}
+        C.check(got == exp, f"{what}: the access ClusterRoles of the enabled services only ({', '.join(sorted(exp))})")
+    docs = docs_of(render(chart, all_services(rbac={"accessRoles": False})))
+    C.check(not access_roles(docs) and len([d for d in docs if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == "system:auth-delegator"]) == 4,
+            "rbac.accessRoles=false: no access ClusterRole (the auth-delegator bindings stay)")
+    C.check(chart.values["rbac"] == {"accessRoles": True, "bindings": []}, "values: rbac.accessRoles true, rbac.bindings []")
+
+
+def check_rbac_bindings(chart: "helm.Chart", kv: list[str]) -> None:
+    bindings = [
+        {"role": "lb-allocator:editor", "name": "ops", "users": ["alice"], "groups": ["metal-ops"],
+         "serviceAccounts": [{"namespace": "ci", "name": "deployer"}, {"name": "local-sa"}]},
+        {"role": "metal-mesh:metal-api:viewer", "serviceAccounts": [{"namespace": "monitoring", "name": "prometheus"}]},
+        {"role": "rule-compiler:viewer", "name": "fw-readers", "groups": ["fw"]},
+    ]
+    docs = docs_of(render(chart, all_services(rbac={"bindings": bindings})))
+    vm_validate(docs, "rbac.bindings", kv)
+    crbs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRoleBinding" and is_access_role(d)}
+    C.check(sorted(crbs) == ["metal-mesh:lb-allocator:editor:ops", "metal-mesh:metal-api:viewer:1", "metal-mesh:rule-compiler:viewer:fw-readers"],
+            "rbac.bindings: ClusterRoleBindings metal-mesh:<role>:<name> (name defaults to the entry's index)")
+    ops = crbs.get("metal-mesh:lb-allocator:editor:ops", {})
+    C.check(ops.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "metal-mesh:lb-allocator:editor"}
+            and ops.get("subjects") == [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"},
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "metal-ops"},
+                {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
+                {"kind": "ServiceAccount", "name": "local-sa", "namespace": NAMESPACE}],
+            "binding ops: metal-mesh:lb-allocator:editor to User alice, Group metal-ops, ServiceAccounts ci/deployer and "
+            f"{NAMESPACE}/local-sa (namespace defaults to the release's)")
+    mon = crbs.get("metal-mesh:metal-api:viewer:1", {})
+    C.check(mon.get("roleRef", {}).get("name") == "metal-mesh:metal-api:viewer"
+            and mon.get("subjects") == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]
+            and mon["metadata"]["labels"].get("app.kubernetes.io/component") == "metal-api",
+            "role given as metal-mesh:metal-api:viewer: bound to monitoring/prometheus, metal-api's labels")
+    C.check(all(d["roleRef"]["name"] in access_roles(docs) for d in crbs.values()), "every binding refers to a rendered access ClusterRole")
+    C.check(not any(d["kind"] == "ClusterRoleBinding" and is_access_role(d) for d in docs_of(render(chart, all_services()))),
+            "no rbac.bindings: no access ClusterRoleBinding")
+    cases = [
+        ("unknown role", [{"role": "lb-allocator:admin", "users": ["a"]}], 'rbac.bindings[0].role must be one of'),
+        ("no subject", [{"role": "lb-allocator:viewer"}], "rbac.bindings[0] (lb-allocator:viewer) has no subject"),
+        ("same name twice", [{"role": "metal-api:viewer", "name": "x", "users": ["a"]}, {"role": "metal-api:viewer", "name": "x", "users": ["b"]}],
+         "rbac.bindings[1]: the ClusterRoleBinding metal-mesh:metal-api:viewer:x is rendered twice"),
+        ("name not a DNS label", [{"role": "metal-api:viewer", "name": "Ops!", "users": ["a"]}], "rbac.bindings[0].name must be a lower-case DNS label"),
+        ("serviceAccount without name", [{"role": "metal-api:viewer", "serviceAccounts": [{"namespace": "x"}]}],
+         "rbac.bindings[0].serviceAccounts[0] must be a map {namespace, name} with a name"),
+        ("entry not a map", ["metal-api:viewer"], "rbac.bindings[0] must be a map"),
+    ]
+    for what, b, message in cases:
+        err = render_error(chart, all_services(rbac={"bindings": b}))
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"rbac.bindings {what}: rendering fails with {message!r}")
+
+
+def check_network_policies(chart: "helm.Chart", kv: list[str]) -> None:
+    docs = docs_of(render(chart, all_services()))
+    nps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    C.check(sorted(nps) == sorted(SERVICE_NAMES.values()), "networkPolicy.enabled (default): one NetworkPolicy per service")
+    want_ports = {"metal-api": [8080], "lb-allocator": [8080], "rule-compiler": [8084], "volume-manager": [8083, 9898]}
+    for comp, name in SERVICE_NAMES.items():
+        np_ = nps.get(name, {"spec": {}, "metadata": {"labels": {}}})
+        w = workload(docs, comp)
+        c = next(x for x in w["spec"]["template"]["spec"]["containers"] if x["name"] == comp)
+        C.check(np_["spec"].get("podSelector") == {"matchLabels": w["spec"]["selector"]["matchLabels"]}
+                and np_["spec"].get("policyTypes") == ["Ingress"] and "egress" not in np_["spec"]
+                and np_["metadata"]["labels"].get("app.kubernetes.io/component") == comp,
+                f"NetworkPolicy {name}: selects the {comp} pods, Ingress only")
+        ports = [{"protocol": "TCP", "port": p} for p in want_ports[comp]]
+        C.check(np_["spec"].get("ingress") == [{"ports": ports}],
+                f"NetworkPolicy {name}: from any source (networkPolicy.from empty), only TCP {', '.join(map(str, want_ports[comp]))}")
+        C.check(want_ports[comp][0] == next(p["containerPort"] for p in c["ports"] if p["name"] == "https"),
+                f"NetworkPolicy {name}: its first port is the container's https port")
+    _, cs = vm_pod(docs)
+    C.check(cs["livenessprobe"]["ports"][0]["containerPort"] == 9898, "volume-manager's second port is the livenessprobe sidecar's healthPort")
+    docs = docs_of(render(chart, all_services(networkPolicy={"enabled": False})))
+    C.check(not any(d["kind"] == "NetworkPolicy" for d in docs), "networkPolicy.enabled=false: no NetworkPolicy")
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}, {"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    docs = docs_of(render(chart, all_services(networkPolicy={"from": peers})))
+    validate([d for d in docs if d["kind"] == "NetworkPolicy"], "networkPolicy.from", kv)
+    nps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    lb_sel = one(docs, "Deployment", LB_NAME)["spec"]["selector"]["matchLabels"]
+    for comp, name in SERVICE_NAMES.items():
+        rule = nps[name]["spec"]["ingress"]
+        want_from = peers + ([{"podSelector": {"matchLabels": lb_sel}}] if comp == "metal-api" else [])
+        C.check(len(rule) == 1 and rule[0].get("from") == want_from and [p["port"] for p in rule[0]["ports"]] == want_ports[comp],
+                f"networkPolicy.from: {name} admits only the given peers{' and this release’s lb-allocator pods' if comp == 'metal-api' else ''}, same ports")
+    docs = docs_of(render(chart, {"networkPolicy": {"from": peers}}))
+    C.check(one(docs, "NetworkPolicy", API_NAME)["spec"]["ingress"][0]["from"] == peers,
+            "networkPolicy.from without lb-allocator: metal-api admits the given peers only")
+    docs = docs_of(render(chart, all_services(ruleCompiler={"dnsListen": "10.0.16.1:53"},
+                                              volumeManager={"port": 9443, "sidecars": {"livenessprobe": {"healthPort": 9899}}})))
+    nps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    C.check(nps[RC_NAME]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8084}, {"protocol": "UDP", "port": 53},
+                                                            {"protocol": "TCP", "port": 53}],
+            "rule-compiler with dnsListen: its API port plus the DNS proxy's port over UDP and TCP")
+    C.check(nps[VM_NAME]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9443}, {"protocol": "TCP", "port": 9899}],
+            "volume-manager: follows port (9443) and the livenessprobe healthPort (9899)")
+    C.check(chart.values["networkPolicy"] == {"enabled": True, "from": []}, "values: networkPolicy.enabled true, networkPolicy.from []")
+
+
+def check_lb_metal_api_tls(chart: "helm.Chart", kv: list[str]) -> None:
+    docs = docs_of(render(chart, {"metalApi": {"service": {"port": 8443}}, "lbAllocator": LB_REQUIRED}))
+    secret, env = ca_volume(docs)
+    c = container(one(docs, "Deployment", LB_NAME))
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    C.check(plain_env(c).get("METAL_API_URL") == f"https://{API_NAME}:8443", "embedded metal-api: METAL_API_URL https://<metal-api Service>:<its port>")
+    C.check(env == "/etc/metal-mesh/metal-api-ca/ca.crt" and secret == {"secretName": f"{API_NAME}-tls", "defaultMode": 0o444,
+                                                                       "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+            and mounts.get("metal-api-ca", {}).get("mountPath") == "/etc/metal-mesh/metal-api-ca" and mounts["metal-api-ca"].get("readOnly") is True,
+            "embedded metal-api: METAL_API_CA_FILE=/etc/metal-mesh/metal-api-ca/ca.crt, only ca.crt of metal-api's TLS Secret, read-only")
+    C.check("--metal-api-ca-file" not in c["args"], "the CA is passed as METAL_API_CA_FILE (the env form of --metal-api-ca-file), not twice")
+    # A CA of the user's, for the embedded metal-api or a URL of its own.
+    for what, api in [("embedded metal-api", {"caSecret": "corp-ca", "caSecretKey": "bundle.pem"}),
+                      ("own URL", {"url": "https://api.example.com/metal", "auth": {"token": "t"}, "caSecret": "corp-ca", "caSecretKey": "bundle.pem"})]:
+        docs = docs_of(render(chart, {"lbAllocator": dict(LB_REQUIRED, metalApi=api)}))
+        validate([one(docs, "Deployment", LB_NAME)], f"lbAllocator.metalApi.caSecret, {what}", kv[-1:])
+        secret, env = ca_volume(docs)
+        C.check(env == "/etc/metal-mesh/metal-api-ca/bundle.pem"
+                and secret == {"secretName": "corp-ca", "defaultMode": 0o444, "items": [{"key": "bundle.pem", "path": "bundle.pem"}]},
+                f"lbAllocator.metalApi.caSecret ({what}): METAL_API_CA_FILE=/etc/metal-mesh/metal-api-ca/bundle.pem from corp-ca")
+    docs = docs_of(render(chart, {"lbAllocator": dict(LB_REQUIRED, metalApi={"url": "https://api.example.com/metal", "auth": {"token": "t"}})}))
+    C.check(ca_volume(docs) == (None, None), "own URL without caSecret: no METAL_API_CA_FILE (system roots)")
+    err = render_error(chart, {"lbAllocator": dict(LB_REQUIRED, metalApi={"caSecret": "corp-ca", "caSecretKey": ""})})
+    C.check(err is not None and "lbAllocator.metalApi.caSecretKey must name the key of caSecret" in err,
+            "caSecret without caSecretKey: rendering fails with 'lbAllocator.metalApi.caSecretKey must name the key of caSecret'")
+
+
+def check_tls_docs(chart: "helm.Chart") -> None:
+    chart_dir = ROOT / "helm" / "metal-mesh"
+    readme = (chart_dir / "README.md").read_text()
+    for needle in ["## TLS, authentication and access", "tls.certManager", "tls.issuerRef", "existingSecret", "tls.clientCaSecret",
+                   "--tls-client-ca-file", "`localhost`", "`127.0.0.1`", "--auth kubernetes", "auth.cacheTtl", "--auth-cache-ttl",
+                   "auth.reviewTimeout", "--auth-review-timeout", "metrics.open", "--metrics-open", "system:auth-delegator",
+                   "metal-mesh:lb-allocator:editor", "kubectl create clusterrolebinding", "--clusterrole=metal-mesh:lb-allocator:editor",
+                   "--serviceaccount=", "--user=", "--group=", "create token", "--cacert", "Authorization: Bearer", "rbac.bindings",
+                   "networkPolicy.from", "METAL_API_CA_FILE", "render_chart.py"]:
+        C.check(needle in readme, f"README.md (TLS and access) mentions {needle!r}")
+    rendered = render(chart, all_services())
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    for needle in ["--cacert", "Authorization: Bearer $TOKEN", "create token", "create clusterrolebinding",
+                   "--clusterrole=metal-mesh:lb-allocator:editor", f"https://{API_NAME}.{NAMESPACE}.svc:8080"]:
+        C.check(needle in notes, f"NOTES (all services) mention {needle!r}")
+    C.check("http://" not in notes and all(f"{n}-tls" in notes for n in SERVICE_NAMES.values()),
+            "NOTES: no plain http:// URL; every service's CA comes from its TLS Secret")
+    notes = next((v for k, v in render(chart, {"tls": {"certManager": True, "issuerRef": {"name": "x"}}}).items() if k.endswith("NOTES.txt")), "")
+    C.check(f"{API_NAME}-cert-manager-tls" in notes, "NOTES (certManager): the CA comes from the cert-manager Secret")
+    doc = (chart_dir / "docs" / "rule-compiler-systemd.md").read_text()
+    for needle in ["--auth kubernetes --auth-kubeconfig F", "--auth static --auth-token-file F --auth-allow F",
+                   "--auth-kubeconfig /etc/firewall-controller/.shoot-kubeconfig", "system:auth-delegator",
+                   "metal-mesh:rule-compiler:viewer", "--metrics-open"]:
+        C.check(needle in doc, f"docs/rule-compiler-systemd.md mentions {needle!r}")
+    values_text = (chart_dir / "values.yaml").read_text()
+    for needle in ["certManager:", "issuerRef:", "clientCaSecret:", "cacheTtl:", "reviewTimeout:", "open:", "accessRoles:",
+                   "bindings:", "networkPolicy:", "caSecret:"]:
+        C.check(needle in values_text, f"values.yaml documents {needle!r}")
+    vals = chart.values
+    C.check(vals["tls"]["certManager"] is False and vals["tls"]["issuerRef"] == {"name": "", "kind": "Issuer", "group": "cert-manager.io"}
+            and vals["tls"]["clientCaSecret"] == "" and all(vals[k]["tls"]["existingSecret"] == "" for k in SERVICE_KEYS.values()),
+            "values: tls.certManager false, issuerRef {name: '', kind: Issuer, group: cert-manager.io}, no clientCaSecret, no existingSecret")
+
+
+def check_render_script(chart: "helm.Chart") -> None:
+    script = ROOT / "integration" / "scripts" / "render_chart.py"
+
+    def run(*args: str, python: list[str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([*(python or [sys.executable]), str(script), *args], capture_output=True, text=True, check=False)
+
+    out = run("--set", "lbAllocator.enabled=true", "--set", "lbAllocator.projectId=p", "--set", "lbAllocator.partitionId=fra-equ01",
+              "--set", "lbAllocator.clusterId=c", "--set", "ruleCompiler.enabled=true", "--set", "volumeManager.enabled=true")
+    try:
+        docs = json.loads(out.stdout)
+    except ValueError:
+        docs = None
+        print(f"        stdout: {out.stdout[:300]!r} stderr: {out.stderr[:300]!r}")
+    C.check(out.returncode == 0 and isinstance(docs, list) and all(isinstance(d, dict) and d.get("kind") for d in docs),
+            "render_chart.py --set ...: exit 0, stdout is ONE JSON array of objects")
+    docs = docs or []
+    got = {d["metadata"]["name"]: d["rules"] for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].startswith("metal-mesh:")}
+    want = {f"metal-mesh:{comp}:{cap}": rules for comp, caps in ACCESS_ROLES.items() for cap, rules in caps.items()}
+    C.check(got == want, "render_chart.py: the access ClusterRoles of all four services, exactly as rendered by the chart")
+    C.check(all(d["metadata"].get("namespace") in (None, NAMESPACE, "firewall", "metallb-system") for d in docs)
+            and any(d["metadata"].get("namespace") == NAMESPACE for d in docs) and all(d["metadata"]["name"].startswith(RELEASE) or ":" in d["metadata"]["name"]
+                                                                                      or d["kind"] in CLUSTER_KINDS or d["kind"] == "Role" for d in docs),
+            "render_chart.py: release mesh, namespace metal-system by default")
+    out = run("--release", "r2", "--namespace", "ns2", "--set", "ruleCompiler.enabled=true,ruleCompiler.port=9000",
+              "--set", "networkPolicy.enabled=false", "--set", "metalApi.enabled=false", "--set", "ruleCompiler.hostNetwork=false")
+    docs = json.loads(out.stdout) if out.returncode == 0 else []
+    ds = [d for d in docs if d["kind"] == "DaemonSet"]
+    C.check(out.returncode == 0 and len(ds) == 1 and ds[0]["metadata"] == dict(ds[0]["metadata"], name="r2-metal-mesh-rule-compiler", namespace="ns2")
+            and ds[0]["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 9000
+            and "hostNetwork" not in ds[0]["spec"]["template"]["spec"]
+            and not any(d["kind"] in ("NetworkPolicy", "StatefulSet") for d in docs),
+            "render_chart.py --release/--namespace, dotted --set keys, ints (port=9000), true/false, comma-joined --set")
+    out = run("--set-string", "lbAllocator.enabled=true")
+    C.check(out.returncode == 1 and out.stdout == "" and "lbAllocator" in out.stderr,
+            "render_chart.py: a failing render exits 1 with Helm's message on stderr, nothing on stdout")
+    out = run(python=[sys.executable, "-S"])
+    C.check(out.returncode == SKIP and "helm" in out.stderr and out.stdout == "",
+            f"render_chart.py without the Python packages (python -S): exit {SKIP} with a message on stderr")
+
+
+# --------------------------------------------------------------------------------------------
+# lookup: generated keys and certificates survive an upgrade
 
 
 class FakeKubeAPI(http.server.BaseHTTPRequestHandler):
-    """Just enough of a kube-apiserver for Helm's `lookup`: discovery and one Secret."""
+    """Just enough of a kube-apiserver for Helm's `lookup`: discovery, and the Secrets in
+    `secrets` (by name, in the release namespace); any other Secret is 404."""
 
-    secret: dict[str, Any] = {}
+    secrets: dict[str, dict[str, Any]] = {}
     requests: list[str] = []
 
     def log_message(self, *args: Any) -> None:  # quiet
@@ -1880,6 +2767,7 @@ class FakeKubeAPI(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?")[0]
         FakeKubeAPI.requests.append(path)
+        prefix = f"/api/v1/namespaces/{NAMESPACE}/secrets/"
         if path == "/version":
             self._send(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0", "platform": "linux/amd64"})
         elif path == "/api":
@@ -1891,40 +2779,90 @@ class FakeKubeAPI(http.server.BaseHTTPRequestHandler):
                 "kind": "APIResourceList", "groupVersion": "v1",
                 "resources": [{"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret", "verbs": ["get", "list"]}],
             })
-        elif path == f"/api/v1/namespaces/{NAMESPACE}/secrets/{API_NAME}" and FakeKubeAPI.secret:
-            self._send(200, FakeKubeAPI.secret)
+        elif path.startswith(prefix) and path[len(prefix):] in FakeKubeAPI.secrets:
+            self._send(200, FakeKubeAPI.secrets[path[len(prefix):]])
         else:
             self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": f"{path} not found"})
 
 
-def check_lookup(chart: "helm.Chart") -> None:
-    kept = {"view-key": "kept-view", "edit-key": "kept-edit"}
-    FakeKubeAPI.secret = {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": API_NAME, "namespace": NAMESPACE},
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in kept.items()},
-    }
+def render_upgrade(chart: "helm.Chart", values: dict[str, Any], cluster: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Renders an upgrade against the fake API server holding the Secrets `cluster`."""
+    FakeKubeAPI.secrets = {name: strip_meta(s) for name, s in cluster.items()}
+    FakeKubeAPI.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKubeAPI)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         with helm.Config(kube_apiserver=url, namespace=NAMESPACE) as cfg:
-            values = {"metalApi": {"hmac": {"adminKey": "given-admin"}}}
             rendered = cfg.render(chart, values, name=RELEASE, namespace=NAMESPACE, is_upgrade=True, revision=2)
     finally:
         server.shutdown()
-    secret = one(docs_of(rendered), "Secret")
-    keys = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    C.check(
-        any(p.endswith(f"/secrets/{API_NAME}") for p in FakeKubeAPI.requests),
-        "upgrade render looked the existing Secret up (lookup)",
-    )
-    C.check(
-        keys.get("view-key") == "kept-view" and keys.get("edit-key") == "kept-edit",
-        "generated keys already in the cluster are kept across an upgrade",
-    )
+    return docs_of(rendered)
+
+
+def check_lookup(chart: "helm.Chart") -> None:
+    values = all_services(metalApi={"hmac": {"adminKey": "given-admin"}})
+    hmac = {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": API_NAME, "namespace": NAMESPACE},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in {"view-key": "kept-view", "edit-key": "kept-edit"}.items()},
+    }
+    # What a first install left in the cluster: a render of its own (fresh CA and certificates).
+    installed = tls_secrets(docs_of(render(chart, values)))
+    tls_names = [CA_NAME] + [f"{n}-tls" for n in SERVICE_NAMES.values()]
+    C.check(sorted(installed) == sorted(tls_names), "the first install generated the CA and four serving certificates")
+
+    # 1. Upgrade with everything in the cluster: every Secret is kept as it is.
+    docs = render_upgrade(chart, values, {API_NAME: hmac, **installed})
+    requested = set(FakeKubeAPI.requests)
+    C.check(all(f"/api/v1/namespaces/{NAMESPACE}/secrets/{n}" in requested for n in [API_NAME] + tls_names),
+            f"upgrade render looked up the HMAC Secret, {CA_NAME} and the four serving-certificate Secrets (lookup)")
+    keys = {k: base64.b64decode(v).decode() for k, v in one(docs, "Secret", API_NAME)["data"].items()}
+    C.check(keys.get("view-key") == "kept-view" and keys.get("edit-key") == "kept-edit",
+            "generated HMAC keys already in the cluster are kept across an upgrade")
     C.check(keys.get("admin-key") == "given-admin", "a key given in values wins over the stored one")
+    now = tls_secrets(docs)
+    for name in tls_names:
+        C.check(name in now and now[name]["data"] == installed[name]["data"],
+                f"all present: {name} is kept as it is (same tls.crt, tls.key, ca.crt)")
+
+    # 2. lb-allocator's Secret is gone: only it is generated anew, signed by the kept CA.
+    lb = f"{LB_NAME}-tls"
+    docs = render_upgrade(chart, values, {API_NAME: hmac, **{n: s for n, s in installed.items() if n != lb}})
+    now = tls_secrets(docs)
+    C.check(all(now[n]["data"] == installed[n]["data"] for n in tls_names if n != lb),
+            "lb-allocator's Secret absent: the CA and the other three Secrets are kept as they are")
+    ca = Cert(b64(installed[CA_NAME], "tls.crt"))
+    fresh = Cert(b64(now[lb], "tls.crt"))
+    C.check(b64(now[lb], "tls.crt") != b64(installed[lb], "tls.crt") and fresh.signed_by(ca)
+            and b64(now[lb], "ca.crt") == ca.pem and fresh.matches_key(b64(now[lb], "tls.key"))
+            and sorted(fresh.dns) == sorted(expected_sans("lb-allocator")),
+            f"lb-allocator's Secret absent: a new certificate, signed by the kept CA (ca.crt = it), right SANs ({CERT_TOOL})")
+
+    # 3. Nothing in the cluster (a release whose Secrets were deleted): everything is new.
+    docs = render_upgrade(chart, values, {})
+    now = tls_secrets(docs)
+    ca = Cert(b64(now[CA_NAME], "tls.crt"))
+    C.check(sorted(now) == sorted(tls_names) and all(b64(now[n], "tls.crt") != b64(installed[n], "tls.crt") for n in tls_names),
+            "no Secret in the cluster: a new CA and four new certificates")
+    C.check(all(Cert(b64(now[f"{n}-tls"], "tls.crt")).signed_by(ca) and b64(now[f"{n}-tls"], "ca.crt") == ca.pem for n in SERVICE_NAMES.values()),
+            "no Secret in the cluster: every new certificate is signed by the new CA")
+    keys = {k: base64.b64decode(v).decode() for k, v in one(docs, "Secret", API_NAME)["data"].items()}
+    C.check(len(keys["view-key"]) == 48 and len(keys["edit-key"]) == 48 and keys["admin-key"] == "given-admin",
+            "no HMAC Secret in the cluster: view and edit keys newly generated, the given admin key used")
+
+    # 4. Only the CA is gone: the serving Secrets found are still reused as they are.
+    docs = render_upgrade(chart, values, {n: s for n, s in installed.items() if n != CA_NAME})
+    now = tls_secrets(docs)
+    C.check(b64(now[CA_NAME], "tls.crt") != b64(installed[CA_NAME], "tls.crt")
+            and all(now[f"{n}-tls"]["data"] == installed[f"{n}-tls"]["data"] for n in SERVICE_NAMES.values()),
+            "CA Secret absent: a new CA, but the existing serving-certificate Secrets are reused as they are")
+
+    # 5. cert-manager and existingSecret modes look nothing up for TLS.
+    render_upgrade(chart, all_services(tls={"certManager": True, "issuerRef": {"name": "x"}}), {})
+    C.check(not any(p.endswith(tuple(tls_names)) for p in FakeKubeAPI.requests),
+            "certManager: no lookup of the CA or self-signed Secrets")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1973,7 +2911,19 @@ def main() -> int:
         C.section("volume-manager: volume groups, Talos host path, kubelet dir, driver name, scheduling", lambda: check_vm_custom(chart, chart_dir, kv))
         C.section("volume-manager: invalid values fail rendering", lambda: check_vm_failures(chart))
         C.section("volume-manager: README", check_vm_docs)
-        C.section("lookup keeps generated keys (fake API server)", lambda: check_lookup(chart))
+        C.section("TLS: self-signed by default (CA and serving certificates parsed)", lambda: check_tls_self_signed(chart, chart_dir, kv))
+        C.section("TLS: <service>.tls.existingSecret", lambda: check_tls_existing(chart, chart_dir, kv))
+        C.section("TLS: cert-manager Certificates", lambda: check_tls_cert_manager(chart, chart_dir, kv))
+        C.section("TLS: client CA (tls.clientCaSecret)", lambda: check_tls_client_ca(chart, chart_dir, kv))
+        C.section("auth: --auth kubernetes, cache TTL, review timeout, --metrics-open", lambda: check_auth_flags(chart, chart_dir, kv))
+        C.section("auth: ServiceAccounts and system:auth-delegator bindings", lambda: check_service_accounts(chart))
+        C.section("access ClusterRoles metal-mesh:<service>:<viewer|editor>", lambda: check_access_roles(chart, kv))
+        C.section("rbac.bindings", lambda: check_rbac_bindings(chart, kv))
+        C.section("NetworkPolicies", lambda: check_network_policies(chart, kv))
+        C.section("lb-allocator: https to metal-api, METAL_API_CA_FILE", lambda: check_lb_metal_api_tls(chart, kv))
+        C.section("docs: TLS, auth and access (README, NOTES, systemd doc, values)", lambda: check_tls_docs(chart))
+        C.section("render_chart.py: one JSON array", lambda: check_render_script(chart))
+        C.section("lookup keeps generated keys and certificates (fake API server)", lambda: check_lookup(chart))
 
     print(f"chart: {C.passed} passed, {C.failed} failed")
     return 0 if C.failed == 0 else 1

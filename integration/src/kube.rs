@@ -81,3 +81,60 @@ pub async fn create_namespaces(client: &kube::Client, names: &[&str]) {
             .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
     }
 }
+
+/// Writes a kube-apiserver static token file (`token,user,uid,"groups"`) for
+/// `kube-testserver --token-file` and returns its path.
+pub fn write_token_file(dir: &Path, tokens: &[(&str, &str, &[&str])]) -> PathBuf {
+    let path = dir.join("kube-tokens.csv");
+    let text: String = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, (token, user, groups))| format!("{token},{user},{i},\"{}\"\n", groups.join(",")))
+        .collect();
+    std::fs::write(&path, text).expect("write token file");
+    path
+}
+
+/// Creates the ClusterRoles `metal-mesh:<service>:viewer` and `…:editor` as the chart renders
+/// them from the service's declared access.
+pub async fn create_access_roles(
+    client: &kube::Client,
+    service: &str,
+    access: &mesh_runtime::auth::Access,
+) {
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    let roles: kube::Api<ClusterRole> = kube::Api::all(client.clone());
+    for (capability, rules) in [("viewer", access.viewer()), ("editor", access.editor())] {
+        let rules: Vec<_> = rules
+            .iter()
+            .map(|r| serde_json::json!({"nonResourceURLs": r.urls, "verbs": [r.verb]}))
+            .collect();
+        let name = format!("metal-mesh:{service}:{capability}");
+        let role = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "rules": rules,
+        }))
+        .expect("ClusterRole object");
+        roles
+            .create(&kube::api::PostParams::default(), &role)
+            .await
+            .unwrap_or_else(|e| panic!("creating ClusterRole {name}: {e}"));
+    }
+}
+
+/// Binds the ClusterRole `role` to the user `user` with a ClusterRoleBinding.
+pub async fn bind_user(client: &kube::Client, role: &str, user: &str) {
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    let bindings: kube::Api<ClusterRoleBinding> = kube::Api::all(client.clone());
+    let name = format!("{}-{user}", role.replace(':', "-"));
+    let binding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }))
+    .expect("ClusterRoleBinding object");
+    bindings
+        .create(&kube::api::PostParams::default(), &binding)
+        .await
+        .unwrap_or_else(|e| panic!("creating ClusterRoleBinding {name}: {e}"));
+}

@@ -81,6 +81,8 @@ impl<'a> Options<'a> {
 pub struct LbAllocator {
     pub addr: SocketAddr,
     child: Child,
+    /// The static tokens it accepts, unless the options chose an auth mode.
+    auth: Option<crate::auth::StaticAuth>,
 }
 
 impl LbAllocator {
@@ -105,6 +107,10 @@ impl LbAllocator {
             Some(path) => cmd.arg("--kubeconfig").arg(path),
             None => cmd.arg("--no-kubernetes"),
         };
+        let auth = (!crate::auth::chooses_auth(&options.extra)).then(crate::auth::StaticAuth::new);
+        if let Some(auth) = &auth {
+            cmd.args(auth.flags());
+        }
         let child = cmd
             .args(&options.extra)
             .envs(options.env.iter().map(|(k, v)| (k, v)))
@@ -118,11 +124,17 @@ impl LbAllocator {
             .spawn()
             .expect("start lb-allocator");
         crate::wait_for_port(addr, Duration::from_secs(60));
-        Self { addr, child }
+        Self { addr, child, auth }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A client allowed everything: the static admin token (with the default auth mode).
+    pub fn http(&self) -> reqwest::Client {
+        assert!(self.auth.is_some(), "started with its own --auth");
+        crate::auth::bearer_client(crate::auth::ADMIN_TOKEN)
     }
 
     pub fn pid(&self) -> u32 {

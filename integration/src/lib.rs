@@ -83,6 +83,7 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
     panic!("{addr} did not start listening within {timeout:?}");
 }
 
+pub mod auth;
 pub mod kube;
 pub mod lb_allocator;
 pub mod metal_api;

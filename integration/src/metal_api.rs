@@ -116,6 +116,12 @@ fn spawn(addr: SocketAddr, data_dir: &Path, base_path: &str, extra: &[String]) -
             ADMIN_KEY,
         ])
         .args(["--log-level", "warn"])
+        // Its API keeps the HMAC scheme above; the runtime's guard covers only /metrics.
+        .args(if crate::auth::chooses_auth(extra) {
+            &[][..]
+        } else {
+            &["--metrics-open"][..]
+        })
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

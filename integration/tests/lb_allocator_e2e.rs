@@ -217,7 +217,7 @@ impl Mesh {
     }
 
     async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let http = integration::http_client();
+        let http = self.lb.http();
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = http.request(method, self.lb.url(path));
         if let Some(body) = body {
@@ -717,7 +717,9 @@ async fn exhaustion_backs_off_instead_of_spinning() {
         .await;
     assert!(note.contains("no ips left"), "{note}");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let metrics = integration::http_client()
+    let metrics = mesh
+        .lb
+        .http()
         .get(mesh.lb.url("/metrics"))
         .send()
         .await
@@ -812,13 +814,13 @@ async fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     let a = replica("replica-a");
     let b = replica("replica-b");
     let post = |lb: &LbAllocator, name: &str| {
-        let (url, body) = (
+        let (url, body, http) = (
             lb.url("/v1/loadbalancers"),
             json!({"namespace": "shop", "name": name}),
+            lb.http(),
         );
         async move {
-            integration::http_client()
-                .post(url)
+            http.post(url)
                 .json(&body)
                 .send()
                 .await

@@ -6,7 +6,7 @@ use integration::metal_api::{Caller, MetalApi, PROJECT};
 use serde_json::{Value, json};
 
 async fn call(lb: &LbAllocator, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let http = integration::http_client();
+    let http = lb.http();
     let mut req = http.request(
         reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
         lb.url(path),

@@ -150,14 +150,15 @@ Always starts with "/" when not empty, never ends with one.
 
 {{/*
 lb-allocator: METAL_API_URL. The given URL, else the embedded metal-api's Service in this
-release (when metalApi.enabled), else rendering fails.
+release over TLS (https://<metal-api service>:<port><base path>, when metalApi.enabled), else
+rendering fails.
 */}}
 {{- define "metal-mesh.lbAllocator.metalApiUrl" -}}
 {{- $url := .Values.lbAllocator.metalApi.url | default "" | toString | trim }}
 {{- if $url }}
 {{- $url }}
 {{- else if .Values.metalApi.enabled }}
-{{- printf "http://%s:%v%s" (include "metal-mesh.metalApi.name" .) .Values.metalApi.service.port (include "metal-mesh.lbAllocator.embeddedBasePath" .) }}
+{{- printf "https://%s:%v%s" (include "metal-mesh.metalApi.name" .) .Values.metalApi.service.port (include "metal-mesh.lbAllocator.embeddedBasePath" .) }}
 {{- else }}
 {{- fail "lbAllocator.metalApi.url is required: metalApi.enabled is false, so there is no embedded metal-api to point lb-allocator at (set lbAllocator.metalApi.url to the metal-api base URL incl. base path, e.g. https://api.example.com/metal)" }}
 {{- end }}
@@ -225,6 +226,9 @@ lb-allocator: checks the values; renders nothing, fails with a message naming th
 {{- end }}
 {{- if not $lb.leaderElection.leaseName }}
 {{- fail "lbAllocator.leaderElection.leaseName must not be empty" }}
+{{- end }}
+{{- if and $lb.metalApi.caSecret (not ($lb.metalApi.caSecretKey | default "" | toString | trim)) }}
+{{- fail "lbAllocator.metalApi.caSecretKey must name the key of caSecret that holds the PEM CA bundle (e.g. ca.crt)" }}
 {{- end }}
 {{- $_ := include "metal-mesh.lbAllocator.authSource" . }}
 {{- end }}
@@ -664,4 +668,302 @@ volume-manager: checks the values; renders nothing, fails with a message naming 
 {{- fail (printf "volumeManager.snapshotClass.deletionPolicy must be Delete or Retain, not %q" (toString $snap.deletionPolicy)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The services of the mesh, as a JSON list of {key, component, envPrefix, enabled}: key is the
+values key (metalApi, ...), component the object-name suffix and app.kubernetes.io/component
+(metal-api, ...), envPrefix the prefix of the binary's environment variables.
+*/}}
+{{- define "metal-mesh.services" -}}
+{{- $out := list }}
+{{- range $s := list (list "metalApi" "metal-api" "METAL_API") (list "lbAllocator" "lb-allocator" "LB_ALLOCATOR") (list "ruleCompiler" "rule-compiler" "RULE_COMPILER") (list "volumeManager" "volume-manager" "VOLUME_MANAGER") }}
+{{- $v := index $.Values (index $s 0) | default dict }}
+{{- $out = append $out (dict "key" (index $s 0) "component" (index $s 1) "envPrefix" (index $s 2) "enabled" (eq (toString (dig "enabled" false $v)) "true")) }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+The values key of a service component: metal-api -> metalApi, ...
+Usage: include "metal-mesh.serviceKey" "lb-allocator"
+*/}}
+{{- define "metal-mesh.serviceKey" -}}
+{{- index (dict "metal-api" "metalApi" "lb-allocator" "lbAllocator" "rule-compiler" "ruleCompiler" "volume-manager" "volumeManager") . }}
+{{- end }}
+
+{{/*
+TLS: checks the values; renders nothing, fails with a message naming the value.
+*/}}
+{{- define "metal-mesh.tls.validate" -}}
+{{- $tls := .Values.tls | default dict }}
+{{- if $tls.certManager }}
+{{- $ref := $tls.issuerRef | default dict }}
+{{- if not ($ref.name | default "" | toString | trim) }}
+{{- fail "tls.issuerRef.name is required with tls.certManager=true: name the cert-manager Issuer (or ClusterIssuer, tls.issuerRef.kind) that signs the services' serving certificates" }}
+{{- end }}
+{{- if not (has (toString ($ref.kind | default "Issuer")) (list "Issuer" "ClusterIssuer")) }}
+{{- fail (printf "tls.issuerRef.kind must be Issuer or ClusterIssuer, not %q" (toString $ref.kind)) }}
+{{- end }}
+{{- end }}
+{{- if not (regexMatch "^[1-9][0-9]*$" (toString ($tls.validityDays | default ""))) }}
+{{- fail (printf "tls.validityDays must be a whole number of days > 0, not %v" $tls.validityDays) }}
+{{- end }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" (toString ($tls.clusterDomain | default ""))) }}
+{{- fail (printf "tls.clusterDomain must be a DNS domain (e.g. cluster.local), not %q" (toString $tls.clusterDomain)) }}
+{{- end }}
+{{- range (include "metal-mesh.services" . | fromJsonArray) }}
+{{- $key := .key }}
+{{- $svc := index $.Values $key | default dict }}
+{{- $args := dig "extraArgs" list $svc | default list }}
+{{- range $i, $a := $args }}
+{{- $a = toString $a }}
+{{- if or (eq $a "--auth=none") (and (eq $a "--auth") (lt (add1 $i) (len $args)) (eq (toString (index $args (add1 $i))) "none")) }}
+{{- fail (printf "%s.extraArgs: --auth none is not allowed: the chart always runs the services with --auth kubernetes (delegated authentication and authorization)" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+TLS: how one service gets its serving certificate. One of
+  existing     <service>.tls.existingSecret, a kubernetes.io/tls Secret of the user
+  certManager  a cert-manager Certificate (tls.certManager), signed by tls.issuerRef
+  selfSigned   generated by the chart: a serving cert signed by the release's CA (tls.caSecret)
+Usage: include "metal-mesh.tls.mode" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.tls.mode" -}}
+{{- $svc := index .root.Values (include "metal-mesh.serviceKey" .component) | default dict }}
+{{- if (dig "tls" "existingSecret" "" $svc | toString | trim) }}
+{{- print "existing" }}
+{{- else if .root.Values.tls.certManager }}
+{{- print "certManager" }}
+{{- else }}
+{{- print "selfSigned" }}
+{{- end }}
+{{- end }}
+
+{{/*
+TLS: the Secret (tls.crt, tls.key, ca.crt) holding one service's serving certificate:
+<service>.tls.existingSecret, <component name>-cert-manager-tls (cert-manager writes it) or
+<component name>-tls (self-signed). The two chart-made names differ on purpose: switching modes
+rolls the pods onto the new Secret instead of Helm deleting the Secret cert-manager writes to.
+Usage: include "metal-mesh.tls.secretName" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.tls.secretName" -}}
+{{- $mode := include "metal-mesh.tls.mode" . }}
+{{- $name := include "metal-mesh.componentName" . }}
+{{- if eq $mode "existing" }}
+{{- index .root.Values (include "metal-mesh.serviceKey" .component) "tls" "existingSecret" | toString | trim }}
+{{- else if eq $mode "certManager" }}
+{{- printf "%s-cert-manager-tls" $name }}
+{{- else }}
+{{- printf "%s-tls" $name }}
+{{- end }}
+{{- end }}
+
+{{/*
+TLS: the Secret holding the release's self-signed CA (tls.crt, tls.key; ca.crt = tls.crt).
+*/}}
+{{- define "metal-mesh.tls.caSecretName" -}}
+{{- printf "%s-ca" (include "metal-mesh.fullname" . | trunc 60 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+TLS: the DNS names of one service's certificate, as a JSON list: <svc>, <svc>.<ns>,
+<svc>.<ns>.svc, <svc>.<ns>.svc.<clusterDomain>, localhost (IP 127.0.0.1 comes on top).
+Usage: include "metal-mesh.tls.dnsNames" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.tls.dnsNames" -}}
+{{- $svc := include "metal-mesh.componentName" . }}
+{{- $ns := .root.Release.Namespace }}
+{{- $domain := .root.Values.tls.clusterDomain | default "cluster.local" | toString | trim }}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns $domain) "localhost" | toJson }}
+{{- end }}
+
+{{/*
+The flags every service binary gets from the chart: TLS (the mounted Secret), delegated
+authentication and authorization (always --auth kubernetes, never none), the review cache and
+timeout, and --metrics-open. YAML list items, to be nindent-ed into args.
+Usage: include "metal-mesh.serverArgs" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.serverArgs" -}}
+- --tls-cert-file
+- /etc/metal-mesh/tls/tls.crt
+- --tls-key-file
+- /etc/metal-mesh/tls/tls.key
+{{- if .root.Values.tls.clientCaSecret }}
+- --tls-client-ca-file
+- /etc/metal-mesh/client-ca/ca.crt
+{{- end }}
+- --auth
+- kubernetes
+{{- with .root.Values.auth.cacheTtl }}
+- --auth-cache-ttl
+- {{ . | toString | quote }}
+{{- end }}
+{{- with .root.Values.auth.reviewTimeout }}
+- --auth-review-timeout
+- {{ . | toString | quote }}
+{{- end }}
+{{- if .root.Values.metrics.open }}
+- --metrics-open
+{{- end }}
+{{- end }}
+
+{{/*
+The volume mounts of the serving certificate (and the client CA), read-only below
+/etc/metal-mesh. YAML list items, to be nindent-ed into volumeMounts.
+Usage: include "metal-mesh.tls.volumeMounts" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.tls.volumeMounts" -}}
+- name: tls
+  mountPath: /etc/metal-mesh/tls
+  readOnly: true
+{{- if .root.Values.tls.clientCaSecret }}
+- name: client-ca
+  mountPath: /etc/metal-mesh/client-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/*
+The volumes of the serving certificate (the whole Secret: the binary re-reads tls.crt/tls.key
+when they change, so a Secret rotated in place needs no restart; mode 0440, readable by the
+pod's fsGroup) and of the client CA (its ca.crt only). YAML list items, to be nindent-ed.
+Usage: include "metal-mesh.tls.volumes" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.tls.volumes" -}}
+- name: tls
+  secret:
+    secretName: {{ include "metal-mesh.tls.secretName" . }}
+    defaultMode: 0440
+{{- with .root.Values.tls.clientCaSecret }}
+- name: client-ca
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0444
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- end }}
+
+{{/*
+lb-allocator: where the CA it trusts for metal-api's certificate comes from, as a JSON object
+{secret, key}, or "{}" for none (then METAL_API_CA_FILE is not set: the system roots apply).
+  lbAllocator.metalApi.caSecret given: that Secret, key caSecretKey;
+  else, wired to the embedded metal-api (url empty): ca.crt of metal-api's TLS Secret.
+*/}}
+{{- define "metal-mesh.lbAllocator.metalApiCa" -}}
+{{- $api := .Values.lbAllocator.metalApi }}
+{{- $url := $api.url | default "" | toString | trim }}
+{{- if $api.caSecret }}
+{{- dict "secret" (toString $api.caSecret) "key" (toString ($api.caSecretKey | default "ca.crt")) | toJson }}
+{{- else if and (not $url) .Values.metalApi.enabled }}
+{{- dict "secret" (include "metal-mesh.tls.secretName" (dict "root" . "component" "metal-api")) "key" "ca.crt" | toJson }}
+{{- else }}
+{{- print "{}" }}
+{{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicy of one service: ingress to its pods only on the given ports, from
+networkPolicy.from (empty: from anywhere) plus extra peers.
+Usage: include "metal-mesh.networkPolicy" (dict "root" . "component" "metal-api" "ports" (list (dict "port" 8080 "protocol" "TCP")) "extraFrom" (list))
+*/}}
+{{- define "metal-mesh.networkPolicy" -}}
+{{- $from := .root.Values.networkPolicy.from | default list }}
+{{- if $from }}
+{{- $from = concat $from (.extraFrom | default list) }}
+{{- end }}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "metal-mesh.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "metal-mesh.labels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "metal-mesh.selectorLabels" . | nindent 6 }}
+  policyTypes:
+    - Ingress
+  ingress:
+    - ports:
+        {{- range .ports }}
+        - protocol: {{ .protocol }}
+          port: {{ .port }}
+        {{- end }}
+      {{- with $from }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}
+
+{{/*
+Access rules from a map verb -> non-resource URLs, as a JSON list: one rule per verb, verbs in
+alphabetical order, each rule's nonResourceURLs sorted.
+Usage: include "metal-mesh.accessRules" (dict "get" (list "/metrics"))
+*/}}
+{{- define "metal-mesh.accessRules" -}}
+{{- $rules := list }}
+{{- range $verb := keys . | sortAlpha }}
+{{- $rules = append $rules (dict "nonResourceURLs" (index $ $verb | sortAlpha) "verbs" (list $verb)) }}
+{{- end }}
+{{- toJson $rules }}
+{{- end }}
+
+{{/*
+The access ClusterRoles metal-mesh:<service>:<capability> of the enabled services, as a JSON
+object {"<service>:<capability>": [rules]}: exactly the non-resource URLs and verbs of each
+service's API (rule-compiler's POST /v1/compile computes without applying: a read). metal-api
+keeps its HMAC auth for its own API; only its /metrics goes through the delegated auth.
+all=true: the roles of every service, enabled or not (to check rbac.bindings against).
+Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
+*/}}
+{{- define "metal-mesh.accessRoles" -}}
+{{- $apiRead := dict "get" (list "/metrics") }}
+{{- $lbRead := list "/metrics" "/v1/loadbalancers" "/v1/metallb" "/v1/nodes/*" }}
+{{- $rcRead := dict "get" (list "/metrics" "/v1/ruleset" "/v1/status") "create" (list "/v1/compile") }}
+{{- $vmRead := dict "get" (list "/metrics" "/v1/capacity" "/v1/snapshots" "/v1/volumegroups" "/v1/volumes") }}
+{{- $byService := dict
+  "metal-api" (dict "viewer" $apiRead "editor" $apiRead)
+  "lb-allocator" (dict "viewer" (dict "get" $lbRead) "editor" (dict "get" $lbRead "create" (list "/v1/loadbalancers") "delete" (list "/v1/loadbalancers/*")))
+  "rule-compiler" (dict "viewer" $rcRead "editor" $rcRead)
+  "volume-manager" (dict "viewer" $vmRead "editor" $vmRead) }}
+{{- $out := dict }}
+{{- range $s := (include "metal-mesh.services" .root | fromJsonArray) }}
+{{- if or $s.enabled $.all }}
+{{- range $cap, $verbs := index $byService $s.component }}
+{{- $_ := set $out (printf "%s:%s" $s.component $cap) (include "metal-mesh.accessRules" $verbs | fromJsonArray) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+The ClusterRoleBinding <component name>-auth-delegator: lets the service's ServiceAccount create
+TokenReviews and SubjectAccessReviews (ClusterRole system:auth-delegator), which its delegated
+authentication and authorization (--auth kubernetes) sends for every request.
+Usage: include "metal-mesh.authDelegatorBinding" (dict "root" . "component" "metal-api")
+*/}}
+{{- define "metal-mesh.authDelegatorBinding" -}}
+{{- $name := include "metal-mesh.componentName" . }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ printf "%s-auth-delegator" $name }}
+  labels:
+    {{- include "metal-mesh.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:auth-delegator
+subjects:
+  - kind: ServiceAccount
+    name: {{ $name }}
+    namespace: {{ .root.Release.Namespace }}
 {{- end }}

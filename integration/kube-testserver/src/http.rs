@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::Shared;
 use crate::kinds::Kind;
 use crate::openapi;
+use crate::reviews::{self, Review, ReviewFault};
 use crate::selectors::{FieldSelector, LabelSelector, extra_fields};
 use crate::status::{ApiError, ApiResult};
 use crate::store::{DeleteOptions, ListOptions, Patch, Subresource, WriteOptions};
@@ -31,6 +32,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/openapi/v3/{gv:.*}", web::get().to(openapi_group_version))
         .route("/testserver/close-watches", web::post().to(close_watches))
         .route("/testserver/compact", web::post().to(compact))
+        .route("/testserver/reviews", web::get().to(review_counts))
+        .route("/testserver/review-fault", web::get().to(review_fault))
+        .route("/testserver/review-fault", web::post().to(set_review_fault))
         .default_service(web::to(dispatch));
 }
 
@@ -153,6 +157,81 @@ async fn compact(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+async fn review_counts(shared: web::Data<Shared>) -> HttpResponse {
+    json_response(StatusCode::OK, &shared.review_counts().to_json())
+}
+
+async fn review_fault(shared: web::Data<Shared>) -> HttpResponse {
+    json_response(
+        StatusCode::OK,
+        &json!({"mode": shared.review_fault().as_str()}),
+    )
+}
+
+/// `{"mode": "none" | "garbage" | "hang" | "error"}`.
+async fn set_review_fault(body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let mode = parse_json(&body).and_then(|body| {
+        let mode = body.get("mode").and_then(Value::as_str).unwrap_or_default();
+        ReviewFault::parse(mode).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown review fault mode {mode:?}: use \"none\", \"garbage\", \"hang\" or \"error\""
+            ))
+        })
+    });
+    match mode {
+        Ok(fault) => {
+            shared.set_review_fault(fault);
+            HttpResponse::NoContent().finish()
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+/// A TokenReview or SubjectAccessReview POST: counted, then answered unless a fault says
+/// otherwise. The store is locked only to read the RBAC objects, never across the hang.
+async fn review(
+    review: Review,
+    req: &HttpRequest,
+    body: Bytes,
+    shared: Arc<Shared>,
+) -> HttpResponse {
+    if req.method() != Method::POST {
+        return error_response(&ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
+    shared.count_review(review);
+    match shared.review_fault() {
+        ReviewFault::None => {}
+        ReviewFault::Garbage => {
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .body("not json");
+        }
+        ReviewFault::Error => {
+            return error_response(&ApiError::internal(
+                "review fault injected by kube-testserver",
+            ));
+        }
+        ReviewFault::Hang => tokio::time::sleep(reviews::HANG).await,
+    }
+    let answer = parse_body(req, &body).and_then(|body| match review {
+        Review::Token => reviews::token_review(body, |token| shared.lookup_token(token)),
+        Review::SubjectAccess => {
+            let policy = shared
+                .store
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .rbac_policy();
+            reviews::subject_access_review(body, &policy)
+        }
+    });
+    match answer {
+        Ok(object) => json_response(StatusCode::CREATED, &object),
+        Err(err) => error_response(&err),
+    }
+}
+
 /// A resource path, split into its parts.
 #[derive(Debug, PartialEq)]
 struct Target<'a> {
@@ -207,17 +286,20 @@ fn parse_path(path: &str) -> Option<Target<'_>> {
 fn resource_list(kinds: &[Kind], group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
     for kind in kinds {
-        let mut verbs = vec![
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ];
-        verbs.sort();
+        let verbs = if kind.create_only {
+            vec!["create"]
+        } else {
+            vec![
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ]
+        };
         let mut resource = json!({
             "name": kind.plural, "singularName": kind.singular, "namespaced": kind.namespaced,
             "kind": kind.kind, "verbs": verbs,
@@ -247,6 +329,16 @@ fn resource_list(kinds: &[Kind], group: &str, version: &str) -> Value {
 async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
     if shared.log_requests {
         eprintln!("{} {}", req.method(), req.uri());
+    }
+    // Reviews are answered here, outside the store lock, as they may be made to hang.
+    let review_at = parse_path(req.path()).and_then(|t| {
+        let review = Review::of_path(t.group, t.version, t.plural?)?;
+        Some((review, t.namespace.is_none() && t.name.is_none()))
+    });
+    match review_at {
+        Some((which, true)) => return review(which, &req, body, shared.into_inner()).await,
+        Some((_, false)) => return error_response(&ApiError::no_route(req.path())),
+        None => {}
     }
     match handle(&req, body, shared.into_inner()) {
         Ok(response) => response,
@@ -295,6 +387,12 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
         .find(target.group, target.version, plural)
         .cloned()
         .ok_or_else(|| ApiError::no_route(path))?;
+    if kind.create_only {
+        // Answered by `review` before the store is locked; nothing else is served.
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
     if (kind.namespaced && target.namespace.is_none() && target.name.is_some())
         || (!kind.namespaced && target.namespace.is_some())
     {

@@ -35,6 +35,9 @@ pub struct Kind {
     pub columns: Vec<Column>,
     /// The CRD that registered this kind; `None` for built-ins.
     pub crd: Option<String>,
+    /// Served for `create` only and never stored: the review APIs (TokenReview,
+    /// SubjectAccessReview), answered by [`crate::reviews`].
+    pub create_only: bool,
 }
 
 impl Kind {
@@ -65,7 +68,14 @@ impl Kind {
             schema: None,
             columns: Vec::new(),
             crd: None,
+            create_only: false,
         }
+    }
+
+    fn review(group: &str, kind: &str, plural: &str) -> Self {
+        let mut kind = Self::builtin(group, "v1", kind, plural, false);
+        kind.create_only = true;
+        kind
     }
 
     fn short(mut self, names: &[&str]) -> Self {
@@ -96,6 +106,9 @@ pub struct Kinds {
 }
 
 pub const CRD_GROUP: &str = "apiextensions.k8s.io";
+pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+pub const AUTHENTICATION_GROUP: &str = "authentication.k8s.io";
+pub const AUTHORIZATION_GROUP: &str = "authorization.k8s.io";
 
 impl Kinds {
     /// The built-in kinds: what our controllers read and write besides custom resources.
@@ -122,11 +135,33 @@ impl Kinds {
             Kind::builtin("", "v1", "ConfigMap", "configmaps", true).short(&["cm"]),
             Kind::builtin("", "v1", "Secret", "secrets", true).column("Type", "string", ".type"),
             Kind::builtin("", "v1", "Event", "events", true).short(&["ev"]),
+            Kind::builtin("", "v1", "ServiceAccount", "serviceaccounts", true).short(&["sa"]),
             Kind::builtin("events.k8s.io", "v1", "Event", "events", true).short(&["ev"]),
             Kind::builtin("coordination.k8s.io", "v1", "Lease", "leases", true).column(
                 "Holder",
                 "string",
                 ".spec.holderIdentity",
+            ),
+            Kind::builtin(RBAC_GROUP, "v1", "Role", "roles", true),
+            Kind::builtin(RBAC_GROUP, "v1", "ClusterRole", "clusterroles", false),
+            Kind::builtin(RBAC_GROUP, "v1", "RoleBinding", "rolebindings", true).column(
+                "Role",
+                "string",
+                ".roleRef.name",
+            ),
+            Kind::builtin(
+                RBAC_GROUP,
+                "v1",
+                "ClusterRoleBinding",
+                "clusterrolebindings",
+                false,
+            )
+            .column("Role", "string", ".roleRef.name"),
+            Kind::review(AUTHENTICATION_GROUP, "TokenReview", "tokenreviews"),
+            Kind::review(
+                AUTHORIZATION_GROUP,
+                "SubjectAccessReview",
+                "subjectaccessreviews",
             ),
             Kind::builtin(
                 CRD_GROUP,
@@ -323,6 +358,7 @@ pub fn kinds_of_crd(crd: &Value) -> ApiResult<Vec<Kind>> {
             schema,
             columns,
             crd: Some(name.into()),
+            create_only: false,
         });
     }
     Ok(kinds)

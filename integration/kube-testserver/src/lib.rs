@@ -5,21 +5,31 @@
 //! * [`kinds`]: the served resource types, built-in and from CRDs.
 //! * [`store`]: objects and write semantics (resourceVersion, finalizers, status, GC).
 //! * [`schema`]: pruning, defaulting and validation of custom resources.
+//! * [`rbac`]: RBAC decisions over plain data; [`tokens`]: static token files;
+//!   [`reviews`]: the TokenReview and SubjectAccessReview answers.
 //! * [`selectors`], [`table`], [`watch`], [`http`]: the request surface.
 
 pub mod http;
 pub mod kinds;
 pub mod openapi;
+pub mod rbac;
+pub mod reviews;
 pub mod schema;
 pub mod selectors;
 pub mod smp;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tokens;
 pub mod watch;
 
+pub use reviews::{ReviewCounts, ReviewFault};
+pub use tokens::UserInfo;
+
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +49,9 @@ pub struct Config {
     pub bookmark_interval: Duration,
     /// Print every resource request to stderr.
     pub log_requests: bool,
+    /// A kube-apiserver static token file (`token,user,uid[,"group1,group2"]` lines) whose
+    /// tokens TokenReviews authenticate.
+    pub token_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -48,6 +61,7 @@ impl Default for Config {
             history: 10_000,
             bookmark_interval: Duration::from_secs(5),
             log_requests: false,
+            token_file: None,
         }
     }
 }
@@ -60,6 +74,11 @@ pub struct Shared {
     watches: Mutex<Vec<(String, watch::Start)>>,
     bookmark_interval: Duration,
     log_requests: bool,
+    /// Bearer tokens TokenReviews accept, and their users.
+    tokens: Mutex<HashMap<String, UserInfo>>,
+    token_reviews: AtomicU64,
+    subject_access_reviews: AtomicU64,
+    review_fault: Mutex<ReviewFault>,
 }
 
 impl Shared {
@@ -76,13 +95,78 @@ impl Shared {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             }
         }
+        let mut tokens = HashMap::new();
+        if let Some(path) = &config.token_file {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let parsed = tokens::parse_token_file(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            tokens.extend(parsed.into_iter().map(|t| (t.token, t.user)));
+        }
         Ok(Self {
             store: Mutex::new(store),
             closer: tokio::sync::watch::channel(0).0,
             watches: Mutex::new(Vec::new()),
             bookmark_interval: config.bookmark_interval,
             log_requests: config.log_requests,
+            tokens: Mutex::new(tokens),
+            token_reviews: AtomicU64::new(0),
+            subject_access_reviews: AtomicU64::new(0),
+            review_fault: Mutex::new(ReviewFault::None),
         })
+    }
+
+    /// Makes TokenReviews of `token` authenticate `user` (as a `--token-file` line would);
+    /// replaces what the token meant before.
+    pub fn add_token(
+        &self,
+        token: impl Into<String>,
+        user: impl Into<String>,
+        uid: impl Into<String>,
+        groups: Vec<String>,
+    ) {
+        let user = UserInfo {
+            username: user.into(),
+            uid: uid.into(),
+            groups,
+        };
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.into(), user);
+    }
+
+    pub(crate) fn lookup_token(&self, token: &str) -> Option<UserInfo> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    /// The TokenReview and SubjectAccessReview POSTs received so far, faults included.
+    pub fn review_counts(&self) -> ReviewCounts {
+        ReviewCounts {
+            token_reviews: self.token_reviews.load(Ordering::SeqCst),
+            subject_access_reviews: self.subject_access_reviews.load(Ordering::SeqCst),
+        }
+    }
+
+    pub(crate) fn count_review(&self, review: reviews::Review) {
+        let counter = match review {
+            reviews::Review::Token => &self.token_reviews,
+            reviews::Review::SubjectAccess => &self.subject_access_reviews,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Makes the review endpoints misbehave (or, with [`ReviewFault::None`], stop doing so).
+    pub fn set_review_fault(&self, fault: ReviewFault) {
+        *self.review_fault.lock().unwrap_or_else(|e| e.into_inner()) = fault;
+    }
+
+    pub fn review_fault(&self) -> ReviewFault {
+        *self.review_fault.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ends every open watch stream, as an apiserver restart or a load balancer would.

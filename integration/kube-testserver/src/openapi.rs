@@ -79,6 +79,10 @@ pub fn group_version(kinds: &Kinds, group: &str, version: &str) -> Option<Value>
             },
             kind.plural
         );
+        if kind.create_only {
+            paths.insert(base, json!({ "post": op("post", &write) }));
+            continue;
+        }
         paths.insert(
             base.clone(),
             json!({
@@ -139,5 +143,10 @@ mod tests {
         assert!(doc["paths"]["/api/v1/namespaces/{namespace}/configmaps/{name}/status"].is_null());
         assert!(doc["paths"]["/api/v1/namespaces/{name}"]["patch"].is_object());
         assert!(group_version(&kinds, "nope.io", "v1").is_none());
+
+        let reviews = group_version(&kinds, "authentication.k8s.io", "v1").unwrap();
+        let tokenreviews = &reviews["paths"]["/apis/authentication.k8s.io/v1/tokenreviews"];
+        assert!(tokenreviews["post"].is_object() && tokenreviews["get"].is_null());
+        assert!(reviews["paths"]["/apis/authentication.k8s.io/v1/tokenreviews/{name}"].is_null());
     }
 }

@@ -2,7 +2,7 @@
 //! kinds. The apiserver knows each list's merge key from the Go types; without them, a list of
 //! objects is merged by the first of [`MERGE_KEYS`] that every element on both sides carries,
 //! which matches the built-in kinds served here (Service ports by `port`, conditions by `type`,
-//! owner references by `uid`, ...). Other lists are replaced. The directives `$patch`,
+//! owner references by `uid`, ...). Other lists, and the [`ATOMIC_LISTS`], are replaced. The directives `$patch`,
 //! `$setElementOrder/<list>`, `$deleteFromPrimitiveList/<list>` and `$retainKeys` are honoured
 //! and never stored.
 
@@ -20,6 +20,10 @@ pub const MERGE_KEYS: &[&str] = &[
     "type",
     "key",
 ];
+
+/// Lists the Go types declare atomic although their elements carry a candidate merge key:
+/// RBAC `subjects` (User "a" and Group "a" are different subjects).
+pub const ATOMIC_LISTS: &[&str] = &["subjects"];
 
 const ORDER: &str = "$setElementOrder/";
 const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
@@ -54,7 +58,7 @@ fn merge_object(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
                 target.remove(key);
             }
             (Some(Value::Object(t)), Value::Object(p)) => merge_object(t, p),
-            (Some(Value::Array(t)), Value::Array(p)) => {
+            (Some(Value::Array(t)), Value::Array(p)) if !ATOMIC_LISTS.contains(&key.as_str()) => {
                 let order = patch
                     .get(&format!("{ORDER}{key}"))
                     .and_then(Value::as_array);
@@ -190,6 +194,17 @@ mod tests {
         assert_eq!(
             patched(target, patch),
             json!({"strategy": {"type": "Recreate"}})
+        );
+    }
+
+    #[test]
+    fn rbac_subjects_are_replaced_not_merged_by_name() {
+        let target =
+            json!({"subjects": [{"kind": "User", "name": "a"}, {"kind": "Group", "name": "b"}]});
+        let patch = json!({"subjects": [{"kind": "Group", "name": "a"}]});
+        assert_eq!(
+            patched(target, patch),
+            json!({"subjects": [{"kind": "Group", "name": "a"}]})
         );
     }
 }

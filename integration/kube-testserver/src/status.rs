@@ -142,6 +142,15 @@ impl ApiError {
         )
     }
 
+    /// A 500, as the apiserver answers when something behind it failed.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
+    }
+
     /// The requested resourceVersion is older than the retained history.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

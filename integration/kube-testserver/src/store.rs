@@ -11,7 +11,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use crate::kinds::{CRD_GROUP, Kind, Kinds, established_status, kinds_of_crd, strings_at};
+use crate::kinds::{
+    CRD_GROUP, Kind, Kinds, RBAC_GROUP, established_status, kinds_of_crd, strings_at,
+};
+use crate::rbac::{self, Policy};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
 
@@ -137,7 +140,43 @@ impl Store {
                 )
                 .expect("fresh store accepts the initial namespaces");
         }
+        // The RBAC defaults kube-apiserver bootstraps and the review APIs rely on.
+        let bootstrap = [
+            ("clusterroles", rbac::bootstrap_cluster_roles()),
+            (
+                "clusterrolebindings",
+                rbac::bootstrap_cluster_role_bindings(),
+            ),
+        ];
+        for (plural, objects) in bootstrap {
+            let kind = store
+                .kinds
+                .find(RBAC_GROUP, "v1", plural)
+                .cloned()
+                .expect("built-in");
+            for obj in objects {
+                store
+                    .create(&kind, "", obj, WriteOptions::default())
+                    .expect("fresh store accepts the bootstrap RBAC objects");
+            }
+        }
         store
+    }
+
+    /// The stored Roles, ClusterRoles, RoleBindings and ClusterRoleBindings, for [`rbac`].
+    pub fn rbac_policy(&self) -> Policy {
+        let objects = |plural: &str| {
+            self.objects
+                .get(&format!("{RBAC_GROUP}/{plural}"))
+                .into_iter()
+                .flat_map(|objs| objs.values())
+        };
+        Policy::from_objects(
+            objects("roles"),
+            objects("clusterroles"),
+            objects("rolebindings"),
+            objects("clusterrolebindings"),
+        )
     }
 
     pub fn kinds(&self) -> &Kinds {
@@ -599,6 +638,13 @@ impl Store {
                 kinds_of_crd(obj)?;
                 obj["status"] = established_status(obj);
             }
+            (RBAC_GROUP, "roles" | "clusterroles") => {
+                refuse(kind, &name, rbac::validate_role(obj, kind.namespaced))?;
+            }
+            (RBAC_GROUP, "rolebindings" | "clusterrolebindings") => {
+                rbac::default_binding(obj);
+                refuse(kind, &name, rbac::validate_binding(obj, kind.namespaced))?;
+            }
             _ => {}
         }
         Ok(())
@@ -642,6 +688,15 @@ impl Store {
             }
             (CRD_GROUP, "customresourcedefinitions") => {
                 kinds_of_crd(new)?;
+            }
+            (RBAC_GROUP, "roles" | "clusterroles") => {
+                refuse(kind, &name, rbac::validate_role(new, kind.namespaced))?;
+            }
+            (RBAC_GROUP, "rolebindings" | "clusterrolebindings") => {
+                rbac::default_binding(new);
+                let mut causes = rbac::validate_binding(new, kind.namespaced);
+                causes.extend(rbac::validate_binding_update(current, new));
+                refuse(kind, &name, causes)?;
             }
             _ => {}
         }
@@ -780,6 +835,15 @@ impl Store {
     }
 }
 
+/// A 422 naming every cause, if there is any.
+fn refuse(kind: &Kind, name: &str, causes: Vec<crate::status::Cause>) -> ApiResult<()> {
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&kind.group, &kind.kind, name, causes))
+    }
+}
+
 /// Applies a JSON patch like the apiserver's library does, where `test` of a missing path
 /// against `null` succeeds (kube-rs' finalizer helper relies on it).
 fn apply_json_patch(target: &mut Value, patch: &json_patch::Patch) -> ApiResult<()> {
@@ -860,7 +924,17 @@ fn validate_meta(kind: &Kind, obj: &Value) -> ApiResult<()> {
     // Namespaces and Services become DNS labels; everything else may be a DNS subdomain.
     let label_only =
         kind.group.is_empty() && matches!(kind.plural.as_str(), "namespaces" | "services");
-    if !valid_dns_name(name, label_only) {
+    // RBAC names only need to be a path segment (`system:auth-delegator`).
+    if kind.group == RBAC_GROUP {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '%']) {
+            return invalid(
+                "metadata.name",
+                format!(
+                    "Invalid value: {name:?}: may not be '.' or '..' and may not contain '/' or '%'"
+                ),
+            );
+        }
+    } else if !valid_dns_name(name, label_only) {
         let rule = if label_only {
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
         } else {

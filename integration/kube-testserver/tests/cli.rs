@@ -1,5 +1,5 @@
-//! The `kube-testserver` binary's command line: a CRD file that cannot be read or parsed stops
-//! it at start with a message naming the file, instead of serving without the kind.
+//! The `kube-testserver` binary's command line: a CRD or token file that cannot be read or
+//! parsed stops it at start with a message naming the file, instead of serving without it.
 //! (Its being an integration test also makes `cargo test` build the binary that the
 //! `integration` crate's tests start.)
 
@@ -28,6 +28,32 @@ fn unreadable_or_invalid_crd_files_stop_it_at_start() {
 }
 
 #[test]
+fn bad_token_files_stop_it_at_start_without_printing_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "good-token,alice,1\nhidden-token-value\n").unwrap();
+    let bad = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token-file",
+        tokens.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("tokens.csv: line 2:"), "{stderr}");
+    assert!(!stderr.contains("token-value"), "{stderr}");
+
+    let missing = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token-file",
+        "/nonexistent/t.csv",
+    ]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/t.csv"));
+}
+
+#[test]
 fn help_names_every_flag() {
     let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
     for flag in [
@@ -36,6 +62,7 @@ fn help_names_every_flag() {
         "--history",
         "--bookmark-interval",
         "--log-requests",
+        "--token-file",
     ] {
         assert!(help.contains(flag), "{flag} missing from\n{help}");
     }

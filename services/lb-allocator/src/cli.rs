@@ -27,6 +27,9 @@ pub struct Args {
     /// metal-api base URL including its base path, e.g. https://api.example.com/metal
     #[arg(long, env = "METAL_API_URL")]
     pub metal_api_url: String,
+    /// PEM CA bundle trusted for metal-api's certificate instead of the system roots
+    #[arg(long, env = "METAL_API_CA_FILE")]
+    pub metal_api_ca_file: Option<std::path::PathBuf>,
     /// HMAC key for metal-api (exclusive with --metal-auth-token)
     #[arg(long, env = "METAL_AUTH_HMAC", hide_env_values = true)]
     pub metal_auth_hmac: Option<String>,

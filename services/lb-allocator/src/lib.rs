@@ -42,7 +42,14 @@ pub const INFO: ServiceInfo = ServiceInfo {
 
 /// The lb-allocator OpenAPI document (also committed as `openapi/lb-allocator.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::ApiDoc::openapi()
+    let mut doc = api::ApiDoc::openapi();
+    mesh_runtime::auth::document(&mut doc);
+    doc
+}
+
+/// What the chart's `metal-mesh:lb-allocator:viewer` and `…:editor` ClusterRoles grant.
+pub fn access() -> mesh_runtime::auth::Access {
+    mesh_runtime::auth::Access::from_openapi(&api::ApiDoc::openapi())
 }
 
 /// Starts the actors, and with Kubernetes the node watch and (while leading) the
@@ -50,8 +57,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     let config = Arc::new(args.config().map_err(anyhow::Error::msg)?);
     let auth = args.auth().map_err(anyhow::Error::msg)?;
-    let metal = MetalClient::new(ClientConfig::new(&args.metal_api_url, auth))
-        .context("metal-api client")?;
+    let mut metal_config = ClientConfig::new(&args.metal_api_url, auth);
+    metal_config.ca_file = args.metal_api_ca_file.clone();
+    let metal = MetalClient::new(metal_config).context("metal-api client")?;
     let ops = MetalOps::new(metal.clone(), config.clone());
 
     let kube = if args.no_kubernetes {
@@ -104,6 +112,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     let machines = mesh_runtime::supervise(machines::NAME, &setup.actors, move |_| cache);
 
     let mut readiness: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(MetalApiReady(metal.clone()))];
+    let reviews = kube.clone();
     if let Some(client) = kube {
         k8s::spawn_node_watch(client.clone(), nodes, node_writer, lbconfig.clone());
         let metrics = setup.registry.with(ReconcileMetrics::new);
@@ -157,6 +166,9 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         cfg.app_data(state.clone()).configure(api::routes);
     });
     parts.readiness = readiness;
+    if let Some(client) = reviews {
+        parts = parts.with_kube(client);
+    }
     Ok(parts)
 }
 

@@ -30,6 +30,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api::ApiDoc::openapi()
 }
 
+/// What the chart's `metal-mesh:metal-api:viewer` and `…:editor` ClusterRoles grant: `/metrics`
+/// only, as its API keeps metal-api's own HMAC and bearer scheme.
+pub fn access() -> mesh_runtime::auth::Access {
+    mesh_runtime::auth::Access::default()
+}
+
 /// Opens the store, starts the supervised inventory actor, applies the seed, and returns the
 /// routes for the runtime to serve.
 pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
@@ -54,16 +60,17 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     );
     let base_path = args.base_path.clone();
     let probe_inventory = inventory.clone();
-    Ok(ServiceParts {
-        routes: Arc::new(move |cfg: &mut web::ServiceConfig| {
-            cfg.app_data(web::Data::new(inventory.clone()))
-                .app_data(web::Data::new(verifier.clone()));
-            api::routes(cfg, &base_path);
-        }),
-        openapi: openapi(),
-        readiness: vec![Arc::new(InventoryReady(probe_inventory))],
-        on_shutdown: None,
+    let mut parts = ServiceParts::new(openapi(), move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(inventory.clone()))
+            .app_data(web::Data::new(verifier.clone()));
+        api::routes(cfg, &base_path);
     })
+    // Its API keeps metal-api's own HMAC/bearer scheme, which its clients speak.
+    .with_own_api_auth();
+    parts
+        .readiness
+        .push(Arc::new(InventoryReady(probe_inventory)));
+    Ok(parts)
 }
 
 /// Ready when the inventory actor answers.

@@ -43,7 +43,16 @@ const UPSTREAM_SEED_KUBECONFIG: &str = "/etc/firewall-controller/.seed-kubeconfi
 
 /// The rule-compiler OpenAPI document (also committed as `openapi/rule-compiler.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::ApiDoc::openapi()
+    let mut doc = api::ApiDoc::openapi();
+    mesh_runtime::auth::document(&mut doc);
+    doc
+}
+
+/// What the chart's `metal-mesh:rule-compiler:viewer` and `…:editor` ClusterRoles grant.
+/// Compiling takes its input in a POST body but changes nothing, so viewers may.
+pub fn access() -> mesh_runtime::auth::Access {
+    mesh_runtime::auth::Access::from_openapi(&api::ApiDoc::openapi())
+        .reading("create", "/v1/compile")
 }
 
 /// Reads a Firewall object from a YAML or JSON file.
@@ -205,6 +214,10 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         apply: apply_state,
         last,
     })];
+    // Callers are reviewed by the shoot's API server (on a firewall, the only one it has).
+    if let Some(client) = shoot {
+        parts = parts.with_kube(client);
+    }
     Ok(parts)
 }
 

@@ -48,7 +48,14 @@ pub const INFO: ServiceInfo = ServiceInfo {
 
 /// The volume-manager OpenAPI document (also committed as `openapi/volume-manager.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::ApiDoc::openapi()
+    let mut doc = api::ApiDoc::openapi();
+    mesh_runtime::auth::document(&mut doc);
+    doc
+}
+
+/// What the chart's `metal-mesh:volume-manager:viewer` and `…:editor` ClusterRoles grant.
+pub fn access() -> mesh_runtime::auth::Access {
+    mesh_runtime::auth::Access::from_openapi(&api::ApiDoc::openapi())
 }
 
 /// How often a volume group that could not be set up is tried again.

@@ -65,6 +65,9 @@ pub struct ClientConfig {
     /// How often an update that got 409 is sent again.
     pub conflict_retries: u32,
     pub user_agent: String,
+    /// PEM CA bundle trusted instead of the system roots (a metal-api serving a private CA's
+    /// certificate, like the chart's embedded one).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -76,6 +79,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             conflict_retries: 5,
             user_agent: concat!("metal-api-sdk/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ca_file: None,
         }
     }
 }
@@ -122,12 +126,24 @@ impl Client {
                 None
             }
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(config.user_agent)
-            .default_headers(headers)
-            .build()
-            .map_err(error::transport)?;
+            .default_headers(headers);
+        if let Some(path) = &config.ca_file {
+            let shown = path.display();
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::Config(format!("reading the CA file {shown}: {e}")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::Config(format!("the CA file {shown}: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::Config(format!(
+                    "the CA file {shown} holds no PEM certificate"
+                )));
+            }
+            http = http.tls_certs_only(certs);
+        }
+        let http = http.build().map_err(error::transport)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,

@@ -5,6 +5,8 @@ use std::{ffi::OsString, net::SocketAddr, time::Duration};
 
 use clap::{ArgAction, Command, Parser};
 
+use crate::{auth::AuthArgs, tls::TlsArgs};
+
 /// Flags every service binary flattens into its own `clap::Parser`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RuntimeArgs {
@@ -26,6 +28,10 @@ pub struct RuntimeArgs {
     /// Number of HTTP worker threads; 0 means one per CPU core
     #[arg(long, default_value_t = 0)]
     pub http_workers: usize,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// Format of the log lines written to stdout.

@@ -27,6 +27,7 @@
 //! ```
 
 mod actors;
+pub mod auth;
 mod cli;
 pub mod docs;
 mod health;
@@ -35,6 +36,7 @@ pub mod problem;
 mod server;
 mod shutdown;
 mod telemetry;
+pub mod tls;
 
 pub use actors::{ActorMetrics, Mailbox, supervise};
 pub use cli::{LogFormat, RuntimeArgs, parse_args, parse_duration, try_parse_args_from};

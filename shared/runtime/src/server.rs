@@ -15,12 +15,14 @@ use tracing_actix_web::TracingLogger;
 
 use crate::{
     actors::ActorMetrics,
+    auth::{self, Auth, AuthScope},
     cli::RuntimeArgs,
     docs,
     health::{self, ReadinessCheck, ReadinessChecks},
     metrics::{self, HttpMetrics, MetricsRegistry},
     shutdown::ShutdownSignal,
     telemetry::Telemetry,
+    tls::{self, ServingTls},
 };
 
 /// Name and version of a service, as shown in logs, traces and `build_info`.
@@ -46,6 +48,11 @@ pub struct ServiceParts {
     pub readiness: Vec<Arc<dyn ReadinessCheck>>,
     /// Runs after the HTTP server drained, before exit.
     pub on_shutdown: Option<OnShutdown>,
+    /// Which routes the runtime guards (default: every route but the open ones).
+    pub auth_scope: AuthScope,
+    /// The service's Kubernetes client, which reviews credentials unless --auth-kubeconfig
+    /// names another API server.
+    pub kube: Option<kube::Client>,
 }
 
 impl ServiceParts {
@@ -59,7 +66,21 @@ impl ServiceParts {
             openapi,
             readiness: Vec::new(),
             on_shutdown: None,
+            auth_scope: AuthScope::default(),
+            kube: None,
         }
+    }
+
+    /// The service authenticates its API itself; the runtime guards only `/metrics`.
+    pub fn with_own_api_auth(mut self) -> Self {
+        self.auth_scope = AuthScope::MetricsOnly;
+        self
+    }
+
+    /// Reviews credentials with the service's own Kubernetes client.
+    pub fn with_kube(mut self, client: kube::Client) -> Self {
+        self.kube = Some(client);
+        self
     }
 
     pub fn with_readiness(mut self, check: impl ReadinessCheck + 'static) -> Self {
@@ -183,22 +204,42 @@ async fn serve_http(
     parts: ServiceParts,
     shutdown: ShutdownSignal,
 ) -> anyhow::Result<()> {
-    let builtins = Builtins::new(&info, registry, parts)?;
+    let mut parts = parts;
+    let tls = ServingTls::load(&args.tls, &registry)?.map(Arc::new);
+    let auth = Auth::build(
+        &args.auth,
+        args.listen,
+        parts.auth_scope,
+        parts.kube.take(),
+        &registry,
+    )
+    .await
+    .context("API authentication")?;
+    auth.warn_while_open(info.name, shutdown.clone());
+    let builtins = Builtins::new(&info, registry, parts, Arc::new(auth))?;
     // actix-web counts the drain limit in whole seconds; round up so it never cuts short.
     let drain_secs =
         args.shutdown_timeout.as_secs() + u64::from(args.shutdown_timeout.subsec_nanos() > 0);
+    let stop = shutdown.clone();
     let mut server = HttpServer::new(move || app(builtins.clone()))
         // Replaces actix's own OS signal handling: one process-wide signal drives every server.
-        .shutdown_signal(async move { shutdown.wait().await })
-        .shutdown_timeout(drain_secs);
+        .shutdown_signal(async move { stop.wait().await })
+        .shutdown_timeout(drain_secs)
+        .on_connect(tls::record_client_identity);
     if args.http_workers > 0 {
         server = server.workers(args.http_workers);
     }
-    let server = server
-        .bind(args.listen)
-        .with_context(|| format!("binding {}", args.listen))?;
+    let bound = match &tls {
+        Some(tls) => server.bind_rustls_0_23(args.listen, tls.server_config()?),
+        None => server.bind(args.listen),
+    };
+    let server = bound.with_context(|| format!("binding {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     for addr in server.addrs() {
-        tracing::info!(service = info.name, "listening on {addr}");
+        tracing::info!(service = info.name, "listening on {scheme}://{addr}");
+    }
+    if let Some(tls) = tls {
+        tokio::spawn(tls.watch(shutdown));
     }
     server.run().await.context("running the HTTP server")?;
     tracing::info!(service = info.name, "HTTP server drained");
@@ -213,6 +254,7 @@ struct Builtins {
     readiness: ReadinessChecks,
     openapi_json: web::Bytes,
     routes: Routes,
+    auth: Arc<Auth>,
 }
 
 impl Builtins {
@@ -220,6 +262,7 @@ impl Builtins {
         info: &ServiceInfo,
         registry: MetricsRegistry,
         parts: ServiceParts,
+        auth: Arc<Auth>,
     ) -> anyhow::Result<Self> {
         let http = registry.with(|r| HttpMetrics::register(r, info));
         let openapi_json = parts
@@ -232,6 +275,7 @@ impl Builtins {
             readiness: parts.readiness.into(),
             openapi_json: openapi_json.into(),
             routes: parts.routes,
+            auth,
         })
     }
 }
@@ -255,12 +299,15 @@ fn app(
         readiness,
         openapi_json,
         routes,
+        auth,
     } = builtins;
     App::new()
         .configure(|cfg| health::configure(cfg, readiness))
         .configure(|cfg| metrics::configure(cfg, registry))
         .configure(|cfg| docs::configure(cfg, openapi_json))
         .configure(|cfg| routes(cfg))
+        // Inside the metrics and the span, so refusals are counted and traced too.
+        .wrap(auth::guard(auth))
         .wrap_fn(move |req, srv| {
             let started = Instant::now();
             let method = req.method().clone();
@@ -340,34 +387,72 @@ mod tests {
         parts
     }
 
-    /// Requests `paths` (`"/p"` or `"METHOD /p"`) in order from one app instance; returns
-    /// status, content type and body of each.
+    /// The guard built from `flags` (auth flags only; a loopback listen address).
+    async fn guard(flags: &[&str]) -> Arc<Auth> {
+        guard_in(&MetricsRegistry::default(), AuthScope::Api, flags).await
+    }
+
+    /// The guard built from `flags` with `scope`, counting into `registry`.
+    async fn guard_in(registry: &MetricsRegistry, scope: AuthScope, flags: &[&str]) -> Arc<Auth> {
+        let args = crate::try_parse_args_from::<TestArgs, _, _>(
+            "GUARD_TEST",
+            std::iter::once("test").chain(flags.iter().copied()),
+        )
+        .unwrap()
+        .runtime;
+        let auth = Auth::build(&args.auth, args.listen, scope, None, registry)
+            .await
+            .unwrap();
+        Arc::new(auth)
+    }
+
+    /// Sends `requests` in order to one app instance guarded by `auth`; returns status,
+    /// headers and body of each.
+    async fn call(
+        registry: &MetricsRegistry,
+        checks: Vec<Check>,
+        auth: Arc<Auth>,
+        requests: Vec<TestRequest>,
+    ) -> Vec<(StatusCode, header::HeaderMap, String)> {
+        let builtins = Builtins::new(&INFO, registry.clone(), parts(checks), auth).unwrap();
+        let svc = test::init_service(app(builtins)).await;
+        let mut responses = Vec::new();
+        for req in requests {
+            let res = test::call_service(&svc, req.to_request()).await;
+            let status = res.status();
+            let headers = res.headers().clone();
+            let body = test::read_body(res).await;
+            responses.push((status, headers, String::from_utf8(body.to_vec()).unwrap()));
+        }
+        responses
+    }
+
+    /// Requests `paths` (`"/p"` or `"METHOD /p"`) in order from one app instance without
+    /// auth; returns status, content type and body of each.
     async fn fetch(
         registry: &MetricsRegistry,
         checks: Vec<Check>,
         paths: &[&str],
     ) -> Vec<(StatusCode, Option<String>, String)> {
-        let builtins = Builtins::new(&INFO, registry.clone(), parts(checks)).unwrap();
-        let svc = test::init_service(app(builtins)).await;
-        let mut responses = Vec::new();
-        for request in paths {
-            let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
-            let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
-            let req = TestRequest::default().method(method).uri(path).to_request();
-            let res = test::call_service(&svc, req).await;
-            let status = res.status();
-            let content_type = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .map(|v| v.to_str().unwrap().to_owned());
-            let body = test::read_body(res).await;
-            responses.push((
-                status,
-                content_type,
-                String::from_utf8(body.to_vec()).unwrap(),
-            ));
-        }
-        responses
+        let requests = paths
+            .iter()
+            .map(|request| {
+                let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
+                let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+                TestRequest::default().method(method).uri(path)
+            })
+            .collect();
+        let auth = guard(&["--auth", "none"]).await;
+        call(registry, checks, auth, requests)
+            .await
+            .into_iter()
+            .map(|(status, headers, body)| {
+                let content_type = headers
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (status, content_type, body)
+            })
+            .collect()
     }
 
     async fn get(checks: Vec<Check>, path: &str) -> (StatusCode, Option<String>, String) {
@@ -504,7 +589,15 @@ mod tests {
         });
         let mut args: RuntimeArgs = crate::try_parse_args_from::<TestArgs, _, _>(
             "SERVE_TEST",
-            ["test", "--listen", "127.0.0.1:0", "--http-workers", "1"],
+            [
+                "test",
+                "--listen",
+                "127.0.0.1:0",
+                "--http-workers",
+                "1",
+                "--auth",
+                "none",
+            ],
         )
         .unwrap()
         .runtime;
@@ -527,6 +620,211 @@ mod tests {
         );
         served.expect("serve returned after shutdown").unwrap();
         ran_rx.await.expect("on_shutdown ran");
+    }
+
+    /// A static-token guard: `admin` may do anything, `reader` (group `readers`) may `get`
+    /// under `/things`, `stranger` nothing. The files live as long as the returned dir.
+    async fn static_guard(extra: &[&str]) -> (tempfile::TempDir, Arc<Auth>) {
+        static_guard_in(&MetricsRegistry::default(), AuthScope::Api, extra).await
+    }
+
+    async fn static_guard_in(
+        registry: &MetricsRegistry,
+        scope: AuthScope,
+        extra: &[&str],
+    ) -> (tempfile::TempDir, Arc<Auth>) {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens.csv");
+        let allow = dir.path().join("allow.yaml");
+        std::fs::write(
+            &tokens,
+            "admin-token,admin,1\nreader-token,reader,2,\"readers\"\nstranger-token,stranger,3\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &allow,
+            "- users: [admin]\n  paths: [/]\n  verbs: ['*']\n- groups: [readers]\n  paths: [/things]\n  verbs: [get]\n",
+        )
+        .unwrap();
+        let mut flags = vec![
+            "--auth",
+            "static",
+            "--auth-token-file",
+            tokens.to_str().unwrap(),
+            "--auth-allow",
+            allow.to_str().unwrap(),
+        ];
+        flags.extend_from_slice(extra);
+        let auth = guard_in(registry, scope, &flags).await;
+        (dir, auth)
+    }
+
+    fn req(method: &str, path: &str, token: Option<&str>) -> TestRequest {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let req = TestRequest::default().method(method).uri(path);
+        match token {
+            Some(token) => req.insert_header((header::AUTHORIZATION, format!("Bearer {token}"))),
+            None => req,
+        }
+    }
+
+    fn problem(body: &str) -> Value {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    }
+
+    #[actix_web::test]
+    async fn open_routes_answer_without_a_credential_and_api_routes_do_not() {
+        let (_dir, auth) = static_guard(&[]).await;
+        let open = ["/healthz", "/readyz", "/openapi.json", "/docs"];
+        let mut requests: Vec<_> = open.iter().map(|p| req("GET", p, None)).collect();
+        requests.push(req("GET", "/things/1", None));
+        requests.push(req("GET", "/metrics", None));
+        let responses = call(&MetricsRegistry::default(), vec![], auth, requests).await;
+        for (path, (status, _, _)) in open.iter().zip(&responses) {
+            assert_eq!(*status, StatusCode::OK, "{path}");
+        }
+        for (status, headers, body) in &responses[open.len()..] {
+            assert_eq!(*status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                headers.get(header::WWW_AUTHENTICATE).unwrap(),
+                "Bearer realm=\"metal-mesh\""
+            );
+            assert_eq!(
+                headers.get(header::CONTENT_TYPE).unwrap(),
+                crate::problem::PROBLEM_JSON
+            );
+            assert_eq!(problem(body)["status"], 401);
+        }
+    }
+
+    #[actix_web::test]
+    async fn malformed_unknown_and_oversized_credentials_are_401() {
+        let (_dir, auth) = static_guard(&[]).await;
+        let huge = format!("Bearer {}", "a".repeat(1 << 20));
+        let headers = [
+            "Basic YWRtaW46YWRtaW4=",
+            "Bearer",
+            "Bearer ",
+            "bearer",
+            "Bearer two tokens",
+            "Bearer wrong-token",
+            "admin-token",
+            huge.as_str(),
+        ];
+        let requests = headers
+            .iter()
+            .map(|h| req("GET", "/things/1", None).insert_header((header::AUTHORIZATION, *h)))
+            .collect();
+        let responses = call(&MetricsRegistry::default(), vec![], auth, requests).await;
+        for (sent, (status, headers, body)) in headers.iter().zip(&responses) {
+            let shown: String = sent.chars().take(30).collect();
+            assert_eq!(*status, StatusCode::UNAUTHORIZED, "{shown}");
+            assert!(headers.contains_key(header::WWW_AUTHENTICATE), "{shown}");
+            assert!(
+                !body.contains("wrong-token") && !body.contains("aaaa"),
+                "{body}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn allowed_callers_pass_and_others_get_403_naming_verb_and_path() {
+        let (_dir, auth) = static_guard(&[]).await;
+        let requests = vec![
+            req("GET", "/things/1", Some("admin-token")),
+            req("GET", "/things/2", Some("reader-token")),
+            req("DELETE", "/things/2", Some("reader-token")),
+            req("GET", "/things/3", Some("stranger-token")),
+            req("GET", "/metrics", Some("reader-token")),
+            req("GET", "/metrics", Some("admin-token")),
+        ];
+        let responses = call(&MetricsRegistry::default(), vec![], auth, requests).await;
+        let statuses: Vec<_> = responses.iter().map(|r| r.0).collect();
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
+                StatusCode::OK,
+            ]
+        );
+        let delete = problem(&responses[2].2);
+        assert_eq!(delete["status"], 403);
+        let detail = delete["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("\"reader\"") && detail.contains("delete /things/2"),
+            "{detail}"
+        );
+        assert!(
+            problem(&responses[3].2)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("get /things/3")
+        );
+    }
+
+    #[actix_web::test]
+    async fn metrics_open_serves_metrics_to_anyone_but_keeps_the_api_guarded() {
+        let (_dir, auth) = static_guard(&["--metrics-open"]).await;
+        let requests = vec![req("GET", "/metrics", None), req("GET", "/things/1", None)];
+        let responses = call(&MetricsRegistry::default(), vec![], auth, requests).await;
+        assert_eq!(responses[0].0, StatusCode::OK);
+        assert_eq!(responses[1].0, StatusCode::UNAUTHORIZED);
+    }
+
+    #[actix_web::test]
+    async fn metrics_only_scope_leaves_the_services_own_routes_to_it() {
+        let registry = MetricsRegistry::default();
+        let (_dir, auth) = static_guard_in(&registry, AuthScope::MetricsOnly, &[]).await;
+        let requests = vec![
+            req("GET", "/things/1", None),
+            req("GET", "/metrics", None),
+            req("GET", "/metrics", Some("admin-token")),
+        ];
+        let responses = call(&registry, vec![], auth, requests).await;
+        let statuses: Vec<_> = responses.iter().map(|r| r.0).collect();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::OK]
+        );
+    }
+
+    #[actix_web::test]
+    async fn dot_segments_are_refused_before_any_route_runs() {
+        let (_dir, auth) = static_guard(&[]).await;
+        let requests = vec![
+            req("GET", "/things/../metrics", Some("reader-token")),
+            req("GET", "/things//1", Some("reader-token")),
+        ];
+        let responses = call(&MetricsRegistry::default(), vec![], auth, requests).await;
+        for (status, _, body) in &responses {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn decisions_are_counted_by_outcome_without_tokens_in_labels() {
+        let registry = MetricsRegistry::default();
+        let (_dir, auth) = static_guard_in(&registry, AuthScope::Api, &[]).await;
+        let requests = vec![
+            req("GET", "/things/1", Some("reader-token")),
+            req("DELETE", "/things/1", Some("reader-token")),
+            req("GET", "/things/1", Some("nobody-token")),
+            req("GET", "/metrics", Some("admin-token")),
+        ];
+        let responses = call(&registry, vec![], auth, requests).await;
+        let body = &responses[3].2;
+        for line in [
+            r#"http_auth_decisions_total{outcome="allowed"} 2"#,
+            r#"http_auth_decisions_total{outcome="forbidden"} 1"#,
+            r#"http_auth_decisions_total{outcome="unauthenticated"} 1"#,
+        ] {
+            assert!(body.lines().any(|l| l == line), "missing {line} in\n{body}");
+        }
+        assert!(!body.contains("-token"), "a token reached the metrics");
     }
 
     #[derive(clap::Parser)]

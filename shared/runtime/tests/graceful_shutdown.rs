@@ -79,6 +79,8 @@ fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
                 "text",
                 "--shutdown-timeout",
                 "10s",
+                "--auth",
+                "none",
             ])
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -88,7 +90,7 @@ fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
     let lines = lines(&mut demo.0);
     let listening = wait_for_line(&lines, "listening on ");
     let addr: SocketAddr = listening
-        .split("listening on ")
+        .split("listening on http://")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|addr| addr.parse().ok())

@@ -1,4 +1,4 @@
-//! `kube-testserver --listen 127.0.0.1:PORT [--crd FILE]...`: serves the Kubernetes API over plain
+//! `kube-testserver --listen 127.0.0.1:PORT [--crd FILE]... [--token-file FILE]`: serves the Kubernetes API over plain
 //! HTTP for end-to-end tests (see the crate README).
 
 use std::net::{SocketAddr, TcpListener};
@@ -27,6 +27,10 @@ struct Args {
     /// Print each resource request to stderr.
     #[arg(long)]
     log_requests: bool,
+    /// A kube-apiserver static token file (`token,user,uid[,"group1,group2"]` lines) whose
+    /// tokens TokenReviews authenticate.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         history: args.history,
         bookmark_interval: Duration::from_secs(args.bookmark_interval.max(1)),
         log_requests: args.log_requests,
+        token_file: args.token_file,
     };
     let shared = Arc::new(Shared::new(&config)?);
     let listener = TcpListener::bind(args.listen)?;

@@ -566,3 +566,70 @@ fn delete_preconditions_guard_against_replaced_objects() {
     store.delete(&things, "default", "a", &exact).unwrap();
     assert_eq!(store.get(&things, "default", "a").unwrap_err().code, 404);
 }
+
+#[test]
+fn rbac_objects_are_bootstrapped_defaulted_and_validated() {
+    let mut store = Store::new(100);
+    let cluster_roles = kind(&store, RBAC_GROUP, "v1", "clusterroles");
+    let bindings = kind(&store, RBAC_GROUP, "v1", "rolebindings");
+    let crbs = kind(&store, RBAC_GROUP, "v1", "clusterrolebindings");
+    let delegator = store
+        .get(&cluster_roles, "", "system:auth-delegator")
+        .unwrap();
+    assert_eq!(delegator["apiVersion"], "rbac.authorization.k8s.io/v1");
+    assert_eq!(
+        store.get(&crbs, "", "cluster-admin").unwrap()["subjects"][0]["name"],
+        "system:masters"
+    );
+    let policy = store.rbac_policy();
+    assert_eq!(policy.cluster_roles.len(), 2);
+    assert_eq!(policy.cluster_role_bindings.len(), 1);
+
+    let binding = json!({"metadata": {"name": "view"},
+        "roleRef": {"kind": "ClusterRole", "name": "system:auth-delegator"},
+        "subjects": [{"kind": "User", "name": "alice"}]});
+    let created = store.create(&bindings, "default", binding, W).unwrap();
+    assert_eq!(created["roleRef"]["apiGroup"], "rbac.authorization.k8s.io");
+    assert_eq!(
+        created["subjects"][0]["apiGroup"],
+        "rbac.authorization.k8s.io"
+    );
+    assert_eq!(store.rbac_policy().role_bindings[0].namespace, "default");
+
+    // roleRef is immutable; subjects are not.
+    let mut changed = created.clone();
+    changed["roleRef"]["name"] = json!("cluster-admin");
+    let err = store
+        .update(&bindings, "default", "view", changed, Subresource::Main, W)
+        .unwrap_err();
+    assert_eq!((err.code, err.causes[0].field.as_str()), (422, "roleRef"));
+    let mut more = created.clone();
+    more["subjects"] = json!([{"kind": "Group", "name": "devs"}]);
+    let updated = store
+        .update(&bindings, "default", "view", more, Subresource::Main, W)
+        .unwrap();
+    assert_eq!(
+        updated["subjects"][0]["apiGroup"],
+        "rbac.authorization.k8s.io"
+    );
+
+    let err = store
+        .create(
+            &cluster_roles,
+            "",
+            json!({"metadata": {"name": "no-verbs"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}]}),
+            W,
+        )
+        .unwrap_err();
+    assert_eq!(err.code, 422);
+    assert_eq!(err.causes[0].field, "rules[0].verbs");
+    assert!(
+        err.message
+            .starts_with("ClusterRole.rbac.authorization.k8s.io \"no-verbs\" is invalid"),
+        "{err}"
+    );
+    let err = store
+        .create(&cluster_roles, "", json!({"metadata": {"name": "a/b"}}), W)
+        .unwrap_err();
+    assert_eq!(err.causes[0].field, "metadata.name");
+}
