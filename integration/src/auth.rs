@@ -67,7 +67,8 @@ impl StaticAuth {
 
 /// Whether `args` already choose an auth mode.
 pub fn chooses_auth(args: &[String]) -> bool {
-    args.iter().any(|a| a == "--auth" || a.starts_with("--auth="))
+    args.iter()
+        .any(|a| a == "--auth" || a.starts_with("--auth="))
 }
 
 /// A reqwest client sending `Authorization: Bearer <token>` with every request.
@@ -129,7 +130,9 @@ impl TestPki {
             .distinguished_name
             .push(rcgen::DnType::CommonName, common_name);
         let key = rcgen::KeyPair::generate().expect("serving key");
-        let cert = params.signed_by(&key, &self.ca).expect("serving certificate");
+        let cert = params
+            .signed_by(&key, &self.ca)
+            .expect("serving certificate");
         Pair {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
@@ -139,7 +142,9 @@ impl TestPki {
     /// A client certificate: CN is the user, each O a group (as kube-apiserver reads them).
     pub fn client(&self, user: &str, groups: &[&str]) -> Pair {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(rcgen::DnType::CommonName, user);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, user);
         for group in groups {
             params
                 .distinguished_name
@@ -147,7 +152,9 @@ impl TestPki {
         }
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let key = rcgen::KeyPair::generate().expect("client key");
-        let cert = params.signed_by(&key, &self.ca).expect("client certificate");
+        let cert = params
+            .signed_by(&key, &self.ca)
+            .expect("client certificate");
         Pair {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

@@ -154,6 +154,8 @@ struct Api {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
     base: String,
+    /// Sent as a bearer token with requests that carry no HMAC signature.
+    token: Option<String>,
 }
 
 impl Api {
@@ -173,6 +175,15 @@ impl Api {
             rt,
             http,
             base: format!("http://127.0.0.1:{port}"),
+            token: None,
+        }
+    }
+
+    /// The API on `port`, called with the bearer `token`.
+    fn with_token(port: u16, token: &str) -> Self {
+        Self {
+            token: Some(token.to_string()),
+            ..Self::new(port)
         }
     }
 
@@ -191,6 +202,8 @@ impl Api {
             for (name, value) in auth_headers(kind, key, &method) {
                 req = req.header(name, value);
             }
+        } else if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
         }
         if let Some(body) = body {
             req = req.json(&body);
@@ -212,11 +225,14 @@ impl Api {
         content_type: &str,
         body: &'static str,
     ) -> reqwest::Result<(StatusCode, String, String)> {
-        let req = self
+        let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .header("content-type", content_type)
             .body(body);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
         self.rt.block_on(async {
             let resp = req.send().await?;
             let status = resp.status();
@@ -326,6 +342,15 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     let view_key = random_key("view");
     let edit_key = random_key("edit");
     let admin_key = random_key("admin");
+    // The API token of this run, in a token file of its own (the shipped one is a dev default).
+    let token = random_key("token");
+    let token_dir = tempfile::tempdir().unwrap();
+    let token_file = token_dir.path().join("api-tokens.csv");
+    std::fs::write(
+        &token_file,
+        format!("{token},admin,compose-test,\"metal-mesh:admins\"\n"),
+    )
+    .unwrap();
     // Dropped after the stack (declared before it): detaches a loop device `down` left behind.
     let mut loop_guard = LoopGuard(None);
     // A volume group name of this run only: the host's lvm sees the loop device too.
@@ -357,6 +382,10 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
             ("VOLUME_MANAGER_HOST_PORT".into(), vm_port.to_string()),
             ("VOLUME_MANAGER_VG_NAME".into(), vg.clone()),
             ("VOLUME_MANAGER_LOOP_SIZE".into(), "512M".into()),
+            (
+                "METAL_MESH_API_TOKENS".into(),
+                token_file.display().to_string(),
+            ),
         ],
     };
     eprintln!(
@@ -415,8 +444,23 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     );
 
     // The lb-allocator (no Kubernetes) allocates a load balancer through the embedded metal-api.
-    let lb = Api::new(lb_port);
+    let lb = Api::with_token(lb_port, &token);
     lb.wait_ok("/readyz", "lb-allocator ready (metal-api reachable)");
+    // Without a token, or with the shipped development token, nothing is allocated.
+    for anonymous in [
+        Api::new(lb_port),
+        Api::with_token(lb_port, "metal-mesh-dev-token"),
+    ] {
+        let (status, body) = anonymous
+            .call(
+                Method::POST,
+                "/v1/loadbalancers",
+                None,
+                Some(json!({"namespace": "default", "name": "web"})),
+            )
+            .expect("POST /v1/loadbalancers without a valid token");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
     let (status, created) = lb
         .call(
             Method::POST,
@@ -441,8 +485,8 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
         "{tagged}"
     );
 
-    check_rule_compiler(&root, rc_port);
-    check_volume_manager(&stack, vm_port, &vg, &mut loop_guard);
+    check_rule_compiler(&root, rc_port, &token);
+    check_volume_manager(&stack, vm_port, &vg, &mut loop_guard, &token);
     check_volume_manager_without_capabilities(&stack.project, &vg);
 
     // Restart the container; the allocation must come back from the volume.
@@ -573,8 +617,8 @@ fn attached_loop_file(log: &str) -> Option<String> {
 /// present on the loop device its entrypoint attached, the same group after a restart (the loop
 /// file lives on the named volume; the loop device was detached at the stop and attached anew);
 /// without, 503 naming the missing group. The loop file's name goes to `guard`.
-fn check_volume_manager(stack: &Stack, port: u16, vg: &str, guard: &mut LoopGuard) {
-    let vm = Api::new(port);
+fn check_volume_manager(stack: &Stack, port: u16, vg: &str, guard: &mut LoopGuard, token: &str) {
+    let vm = Api::with_token(port, token);
     vm.wait_ok("/healthz", "volume-manager alive");
     let logs = || stack.run(&["logs", "--no-color", "volume-manager"]);
     if !loop_devices_expected() {
@@ -663,6 +707,8 @@ fn check_volume_manager_without_capabilities(project: &str, vg: &str) {
         "metal-mesh:dev",
         "volume-manager", "--listen", "0.0.0.0:8083", "--node-id", "nocaps",
         "--csi-endpoint", "unix:///run/csi/csi.sock", "--vg-name", vg, "--no-activation",
+        // Published on loopback only, and about capabilities, not credentials.
+        "--auth", "none", "--auth-insecure-allow-remote",
     ];
     let out = Command::new("docker")
         .args(args)
@@ -698,8 +744,8 @@ fn check_volume_manager_without_capabilities(project: &str, vg: &str) {
 /// really applied (root with NET_ADMIN in the container's own network namespace, not a dry
 /// run); `POST /v1/compile` compiles a valid policy, reports an invalid one as ignored, and
 /// refuses a malformed body with a problem document.
-fn check_rule_compiler(root: &std::path::Path, port: u16) {
-    let rc = Api::new(port);
+fn check_rule_compiler(root: &std::path::Path, port: u16, token: &str) {
+    let rc = Api::with_token(port, token);
     rc.wait_ok("/readyz", "rule-compiler ready (ruleset applied)");
     let (status, body) = rc
         .call(Method::GET, "/v1/status", None, None)

@@ -144,10 +144,13 @@ async fn policies_from_the_api_are_compiled_applied_and_reported() {
     ]
     .map(String::from)
     .to_vec();
+    // Its API wants a token; static ones here (the RBAC path has its own test, api_auth.rs).
+    let auth = integration::auth::StaticAuth::new();
+    let args = [args, auth.flags()].concat();
     let mut rc = RuleCompiler::start(&topo.fw, &args, &dir.path().join("rule-compiler.log"));
     let status_url = format!("http://{http}/v1/status");
     let in_sync = async || {
-        let status: Value = integration::http_client()
+        let status: Value = integration::auth::bearer_client(integration::auth::ADMIN_TOKEN)
             .get(&status_url)
             .send()
             .await

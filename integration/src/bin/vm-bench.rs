@@ -191,6 +191,8 @@ impl Driver {
             .args(["--node-id", "bench", "--vg-name", vg, "--devices", device])
             .arg("--no-activation")
             .args(["--listen", &http.to_string()])
+            // It measures CSI over the socket; the REST API only answers /readyz here.
+            .args(["--auth", "none"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

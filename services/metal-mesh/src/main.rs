@@ -2,6 +2,7 @@
 //! embedded seed, the lb-allocator, the rule-compiler and the volume-manager; later services
 //! join here.
 
+mod credentials;
 mod up;
 
 use clap::{Parser, Subcommand};

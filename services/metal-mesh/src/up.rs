@@ -103,10 +103,11 @@ const KEY_VARS: [&str; 3] = [
     "METAL_API_HMAC_ADMIN_KEY",
 ];
 
-fn random_key() -> String {
+/// `len` random alphanumeric characters.
+pub(crate) fn random_key(len: usize) -> String {
     rand::rng()
         .sample_iter(Alphanumeric)
-        .take(32)
+        .take(len)
         .map(char::from)
         .collect()
 }
@@ -127,9 +128,9 @@ fn keys(path: &Path) -> anyhow::Result<(Keys, bool)> {
         return Ok((keys, false));
     }
     let keys = Keys {
-        view: random_key(),
-        edit: random_key(),
-        admin: random_key(),
+        view: random_key(32),
+        edit: random_key(32),
+        admin: random_key(32),
     };
     let text = format!(
         "# metal-api HMAC keys of this metal-mesh (generated on first start)\n{}={}\n{}={}\n{}={}\n",
@@ -154,18 +155,26 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let lb_listen = args.lb_allocator_listen;
     let rc_listen = args.rule_compiler_listen;
     let vm_listen = args.volume_manager_listen;
-    let vm_args = volume_manager_args(&args)?;
+    let credentials = crate::credentials::api_credentials(&args.state_dir, &args.runtime.auth)?;
+    let mut vm_args = volume_manager_args(&args)?;
+    let scheme = if args.runtime.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
     println!("metal-mesh up");
-    println!("  metal-api      http://{listen}  (docs http://{listen}/docs, metrics /metrics)");
     println!(
-        "  lb-allocator   http://{lb_listen}  (docs http://{lb_listen}/docs; {})",
+        "  metal-api      {scheme}://{listen}  (docs {scheme}://{listen}/docs, metrics /metrics)"
+    );
+    println!(
+        "  lb-allocator   {scheme}://{lb_listen}  (docs {scheme}://{lb_listen}/docs; {})",
         match &args.kubeconfig {
             Some(k) => format!("Kubernetes from {}", k.display()),
             None => "REST only, no Kubernetes".into(),
         }
     );
     println!(
-        "  rule-compiler  http://{rc_listen}  (docs http://{rc_listen}/docs; {}; {})",
+        "  rule-compiler  {scheme}://{rc_listen}  (docs {scheme}://{rc_listen}/docs; {}; {})",
         if args.rule_compiler_apply {
             "APPLIES its ruleset to this machine's nftables"
         } else {
@@ -177,7 +186,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     );
     println!(
-        "  volume-manager http://{vm_listen}  (docs http://{vm_listen}/docs; CSI {}; volume group {} {}; {})",
+        "  volume-manager {scheme}://{vm_listen}  (docs {scheme}://{vm_listen}/docs; CSI {}; volume group {} {}; {})",
         vm_args.csi_endpoint,
         vm_args.vg_name,
         if vm_args.devices.is_empty() {
@@ -207,10 +216,26 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         "                 Metal-View={}  Metal-Edit={}  Metal-Admin={}",
         keys.view, keys.edit, keys.admin
     );
-    let lb_args = lb_allocator_args(&args, &keys.admin)?;
-    let rc_args = rule_compiler_args(&args, &firewall)?;
+    print_api_access(
+        &credentials,
+        lb_listen,
+        args.runtime.tls.tls_cert_file.as_deref(),
+    );
+    let mut lb_args = lb_allocator_args(&args, &keys.admin)?;
+    let mut rc_args = rule_compiler_args(&args, &firewall)?;
+    // Every service takes the same credentials and serving certificate.
+    let mut runtime = args.runtime.clone();
+    runtime.auth = credentials.auth;
+    for service in [
+        &mut lb_args.runtime,
+        &mut rc_args.runtime,
+        &mut vm_args.runtime,
+    ] {
+        service.auth = runtime.auth.clone();
+        service.tls = runtime.tls.clone();
+    }
     let metal_api_args = metal_api::Args {
-        runtime: args.runtime.clone(),
+        runtime: runtime.clone(),
         data_dir: args.state_dir.join("metal-api"),
         seed: Some(seed),
         base_path: "/".into(),
@@ -219,7 +244,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         hmac_admin_key: keys.admin,
         hmac_lifetime: std::time::Duration::from_secs(30),
     };
-    let runtime = args.runtime;
     mesh_runtime::block_on_system(async move {
         let info = mesh_runtime::ServiceInfo {
             name: "metal-mesh",
@@ -285,6 +309,35 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         actix_rt::System::current().stop();
         api.and(lb).and(rc).and(vm)
     })
+}
+
+/// How to call the APIs: where the token is and a curl that uses it.
+fn print_api_access(
+    credentials: &crate::credentials::ApiCredentials,
+    lb_listen: std::net::SocketAddr,
+    tls_cert: Option<&Path>,
+) {
+    let Some(_) = &credentials.token else {
+        println!("  api auth       as given (--auth)");
+        return;
+    };
+    println!(
+        "  api token      {} ({}; every service's API wants it, metal-api keeps its HMAC keys)",
+        credentials.token_path.display(),
+        if credentials.generated {
+            "generated now"
+        } else {
+            "kept from an earlier start"
+        }
+    );
+    let (scheme, ca) = match tls_cert {
+        Some(cert) => ("https", format!("--cacert {} ", cert.display())),
+        None => ("http", String::new()),
+    };
+    println!(
+        "  try            curl {ca}-H \"Authorization: Bearer $(cat {})\" {scheme}://{lb_listen}/v1/loadbalancers",
+        credentials.token_path.display()
+    );
 }
 
 /// `given`, or STATE_DIR/`name`, written from `embedded` when it does not exist yet.
@@ -428,7 +481,13 @@ fn lb_allocator_args(args: &UpArgs, admin_key: &str) -> anyhow::Result<lb_alloca
     } else {
         api.ip()
     };
-    let url = format!("http://{}", std::net::SocketAddr::new(host, api.port()));
+    // With TLS, metal-api serves the same certificate, which the lb-allocator then trusts.
+    let scheme = if args.runtime.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}", std::net::SocketAddr::new(host, api.port()));
     let mut argv: Vec<String> = [
         "lb-allocator",
         "--listen",
@@ -461,8 +520,11 @@ fn lb_allocator_args(args: &UpArgs, admin_key: &str) -> anyhow::Result<lb_alloca
         Some(path) => argv.extend(["--kubeconfig".into(), path.display().to_string()]),
         None => argv.push("--no-kubernetes".into()),
     }
-    mesh_runtime::try_parse_args_from(lb_allocator::cli::ENV_PREFIX, argv)
-        .map_err(|e| anyhow::anyhow!("lb-allocator arguments: {e}"))
+    let mut parsed: lb_allocator::Args =
+        mesh_runtime::try_parse_args_from(lb_allocator::cli::ENV_PREFIX, argv)
+            .map_err(|e| anyhow::anyhow!("lb-allocator arguments: {e}"))?;
+    parsed.metal_api_ca_file = args.runtime.tls.tls_cert_file.clone();
+    Ok(parsed)
 }
 
 #[cfg(test)]

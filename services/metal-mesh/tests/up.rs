@@ -73,7 +73,7 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
             "--log-level",
             "warn",
         ])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         // The rule-compiler's Kubernetes comes from --kubeconfig only, never from here.
         .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
         // Devices come from --volume-manager-devices only, never from here.
@@ -81,11 +81,39 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
         .spawn()
         .unwrap();
     let mut mesh = Mesh(child);
+    let printed = printed_lines(&mut mesh.0);
     wait_for(api);
     wait_for(lb);
     wait_for(rc);
     wait_for(vm);
-    let http = reqwest::Client::new();
+
+    // Without the token nothing that changes state answers; with it, everything does.
+    let anonymous = reqwest::Client::new();
+    let refused = anonymous
+        .post(format!("http://{lb}/v1/loadbalancers"))
+        .json(&serde_json::json!({"namespace": "default", "name": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().contains_key("www-authenticate"));
+    let refused = anonymous
+        .post(format!("http://{rc}/v1/compile"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // Reads want a credential too (only probes and the API description are open).
+    for url in [
+        format!("http://{vm}/v1/volumes"),
+        format!("http://{api}/metrics"),
+    ] {
+        let refused = anonymous.get(&url).send().await.unwrap();
+        assert_eq!(refused.status(), 401, "{url}");
+    }
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let http = bearer_client(token.trim());
 
     let health = http
         .get(format!("http://{api}/v1/health"))
@@ -179,6 +207,19 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
         socket.display()
     );
 
+    // The curl `up` printed works as printed, with the token file it names.
+    let curl = wait_printed(&printed, "curl ");
+    let curl = &curl[curl.find("curl ").unwrap()..];
+    assert!(
+        curl.contains("api-token") && curl.contains(&lb.to_string()),
+        "{curl}"
+    );
+    let out = Command::new("bash").args(["-c", curl]).output().unwrap();
+    assert!(out.status.success(), "{curl}: {out:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{curl} printed no JSON ({e}): {out:?}"));
+    assert_eq!(listed[0]["name"], "web", "{listed}");
+
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(mesh.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -186,6 +227,51 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
     .unwrap();
     let status = mesh.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// A client that sends `Authorization: Bearer <token>`.
+fn bearer_client(token: &str) -> reqwest::Client {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    value.set_sensitive(true);
+    reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            value,
+        )]))
+        .build()
+        .unwrap()
+}
+
+/// Collects what `child` prints on stdout, in the background.
+fn printed_lines(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::BufRead as _;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().expect("stdout piped");
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+/// The first printed line containing `needle`, waiting for it.
+fn wait_printed(lines: &std::sync::Mutex<Vec<String>>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(line) = lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing printed with {needle:?}: {lines:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// GET `url`: status and body (JSON, or the text as a JSON string).
@@ -324,7 +410,8 @@ async fn up_creates_the_volume_group_from_the_devices_it_is_given() {
         .unwrap();
     let mut mesh = Mesh(child);
     wait_for(vm);
-    let http = reqwest::Client::new();
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let http = bearer_client(token.trim());
     wait_ok(&http, &format!("http://{vm}/readyz")).await;
     let groups = wait_ok(&http, &format!("http://{vm}/v1/volumegroups")).await;
     assert_eq!(groups[0]["name"], vg.as_str(), "{groups}");

@@ -232,6 +232,9 @@ impl Driver {
     ) -> Driver {
         let socket = dir.path().join("csi.sock");
         let http = free_addr();
+        let (tokens, allow) = (dir.path().join("tokens.csv"), dir.path().join("allow.yaml"));
+        std::fs::write(&tokens, format!("{TEST_TOKEN},tester,1\n")).unwrap();
+        std::fs::write(&allow, "- users: [tester]\n  paths: [/]\n  verbs: [get]\n").unwrap();
         let (default, rest) = vgs.split_first().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_volume-manager"));
         cmd.args(["--csi-endpoint", &format!("unix://{}", socket.display())])
@@ -239,7 +242,11 @@ impl Driver {
             .args(["--devices", &default.1.join(",")])
             .arg("--no-activation")
             .args(["--listen", &http.to_string()])
-            .args(["--default-size", "16Mi"]);
+            .args(["--default-size", "16Mi"])
+            .args(["--auth", "static", "--auth-token-file"])
+            .arg(&tokens)
+            .arg("--auth-allow")
+            .arg(&allow);
         for (name, devices) in rest {
             cmd.args(["--volume-group", &format!("{name}={}", devices.join(","))]);
         }
@@ -308,14 +315,21 @@ pub async fn channel(socket: &Path) -> Channel {
         .expect("connect to the CSI socket")
 }
 
-/// A tiny blocking HTTP GET (status, body) without pulling in a client.
+/// The bearer token the test driver's REST API accepts (it may `get` everything).
+pub const TEST_TOKEN: &str = "volume-manager-test-token";
+
+/// A tiny blocking HTTP GET (status, body) with [`TEST_TOKEN`], without pulling in a client.
 pub fn http_get(url: &str) -> Option<(u16, String)> {
     use std::io::{Read as _, Write as _};
     let rest = url.strip_prefix("http://")?;
     let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}")))?;
     let mut s = std::net::TcpStream::connect(host).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {TEST_TOKEN}\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let code = text.split_whitespace().nth(1)?.parse().ok()?;
