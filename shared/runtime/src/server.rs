@@ -672,6 +672,49 @@ mod tests {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
     }
 
+    /// `Auth::build`'s answer to `flags`, or its error.
+    async fn build(flags: &[&str]) -> Result<(), String> {
+        let args = crate::try_parse_args_from::<TestArgs, _, _>(
+            "GUARD_TEST",
+            std::iter::once("test").chain(flags.iter().copied()),
+        )
+        .unwrap()
+        .runtime;
+        Auth::build(
+            &args.auth,
+            args.listen,
+            AuthScope::Api,
+            None,
+            &MetricsRegistry::default(),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| format!("{e:#}"))
+    }
+
+    #[actix_web::test]
+    async fn auth_none_is_refused_on_a_non_loopback_address_unless_insisted_on() {
+        let remote = ["--listen", "0.0.0.0:8080", "--auth", "none"];
+        let err = build(&remote).await.unwrap_err();
+        assert!(err.contains("--auth-insecure-allow-remote"), "{err}");
+        assert!(build(&[&remote[..], &["--auth-insecure-allow-remote"]].concat()).await.is_ok());
+        assert!(build(&["--listen", "127.0.0.1:8080", "--auth", "none"]).await.is_ok());
+        assert!(build(&["--listen", "[::1]:8080", "--auth", "none"]).await.is_ok());
+        let err = build(&["--auth", "static"]).await.unwrap_err();
+        assert!(err.contains("--auth-token-file"), "{err}");
+        let err = build(&[
+            "--auth",
+            "static",
+            "--auth-token-file",
+            "/nonexistent/tokens.csv",
+            "--auth-allow",
+            "/nonexistent/allow.yaml",
+        ])
+        .await
+        .unwrap_err();
+        assert!(err.contains("/nonexistent/tokens.csv"), "{err}");
+    }
+
     #[actix_web::test]
     async fn open_routes_answer_without_a_credential_and_api_routes_do_not() {
         let (_dir, auth) = static_guard(&[]).await;
