@@ -697,9 +697,21 @@ mod tests {
         let remote = ["--listen", "0.0.0.0:8080", "--auth", "none"];
         let err = build(&remote).await.unwrap_err();
         assert!(err.contains("--auth-insecure-allow-remote"), "{err}");
-        assert!(build(&[&remote[..], &["--auth-insecure-allow-remote"]].concat()).await.is_ok());
-        assert!(build(&["--listen", "127.0.0.1:8080", "--auth", "none"]).await.is_ok());
-        assert!(build(&["--listen", "[::1]:8080", "--auth", "none"]).await.is_ok());
+        assert!(
+            build(&[&remote[..], &["--auth-insecure-allow-remote"]].concat())
+                .await
+                .is_ok()
+        );
+        assert!(
+            build(&["--listen", "127.0.0.1:8080", "--auth", "none"])
+                .await
+                .is_ok()
+        );
+        assert!(
+            build(&["--listen", "[::1]:8080", "--auth", "none"])
+                .await
+                .is_ok()
+        );
         let err = build(&["--auth", "static"]).await.unwrap_err();
         assert!(err.contains("--auth-token-file"), "{err}");
         let err = build(&[
