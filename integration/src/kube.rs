@@ -124,13 +124,26 @@ pub async fn create_access_roles(
 
 /// Binds the ClusterRole `role` to the user `user` with a ClusterRoleBinding.
 pub async fn bind_user(client: &kube::Client, role: &str, user: &str) {
+    let subject =
+        serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user});
+    bind(
+        client,
+        role,
+        &format!("{}-{user}", role.replace(':', "-")),
+        subject,
+    )
+    .await;
+}
+
+/// Binds the ClusterRole `role` to `subject` (a User, Group or ServiceAccount subject) with the
+/// ClusterRoleBinding `name`.
+pub async fn bind(client: &kube::Client, role: &str, name: &str, subject: serde_json::Value) {
     use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
     let bindings: kube::Api<ClusterRoleBinding> = kube::Api::all(client.clone());
-    let name = format!("{}-{user}", role.replace(':', "-"));
     let binding = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        "subjects": [subject],
     }))
     .expect("ClusterRoleBinding object");
     bindings

@@ -141,19 +141,13 @@ impl Cluster {
                 integration::kube::bind_user(&client, role, "bob").await;
             }
         }
-        let bindings: kube::Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
-            kube::Api::all(client.clone());
-        let binding = serde_json::from_value(json!({
-            "metadata": {"name": "ci-lb-editor"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": "metal-mesh:lb-allocator:editor"},
-            "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": "ops"}],
-        }))
-        .unwrap();
-        bindings
-            .create(&kube::api::PostParams::default(), &binding)
-            .await
-            .expect("bind the ServiceAccount");
+        integration::kube::bind(
+            &client,
+            "metal-mesh:lb-allocator:editor",
+            "ci-lb-editor",
+            json!({"kind": "ServiceAccount", "name": "ci", "namespace": "ops"}),
+        )
+        .await;
         let kubeconfig = integration::kube::write_kubeconfig(dir.path(), &server.url());
         Some(Self {
             server,
@@ -187,6 +181,20 @@ fn secured_flags(cluster: &Cluster, pki: &TestPki, dir: &Path) -> Vec<String> {
         dir.join("client-ca.crt").to_str().unwrap(),
         "--tls-reload-interval",
         "200ms",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The rule-compiler on the compose Firewall, rendering only (no nft, no Kubernetes).
+fn rule_compiler_flags() -> Vec<String> {
+    let firewall = integration::workspace_root().join("compose/firewall.yaml");
+    [
+        "--firewall-file",
+        firewall.to_str().unwrap(),
+        "--dry-run",
+        "--enable-ids",
+        "false",
     ]
     .map(String::from)
     .to_vec()
@@ -419,16 +427,7 @@ async fn every_service_allows_what_the_charts_roles_grant_and_nothing_more() {
     let rc_dir = work.join("rc");
     std::fs::create_dir_all(&rc_dir).unwrap();
     let mut rc_args = secured_flags(&cluster, &pki, &rc_dir);
-    rc_args.extend(
-        [
-            "--firewall-file",
-            firewall.to_str().unwrap(),
-            "--dry-run",
-            "--enable-ids",
-            "false",
-        ]
-        .map(String::from),
-    );
+    rc_args.extend(rule_compiler_flags());
     let rc = Service::start("rule-compiler", &rc_args, work.join("rc.log"));
     let compile = json!({
         "firewall": rule_compiler::read_firewall(&firewall).unwrap(),
@@ -513,16 +512,7 @@ async fn reviews_are_cached_and_their_failures_are_503_never_allowed() {
     let work = cluster.dir.path();
     let firewall = integration::workspace_root().join("compose/firewall.yaml");
     let mut args = secured_flags(&cluster, &pki, work);
-    args.extend(
-        [
-            "--firewall-file",
-            firewall.to_str().unwrap(),
-            "--dry-run",
-            "--enable-ids",
-            "false",
-        ]
-        .map(String::from),
-    );
+    args.extend(rule_compiler_flags());
     let rc = Service::start("rule-compiler", &args, work.join("rc.log"));
     let status_url = rc.url("/v1/status");
 
@@ -706,8 +696,7 @@ async fn rotated_certificates_reach_new_connections_and_broken_ones_are_refused(
     let (cert, key) = pki.serving("first").write(dir.path());
     let ca = dir.path().join("ca.crt");
     std::fs::write(&ca, &pki.ca_pem).unwrap();
-    let firewall = integration::workspace_root().join("compose/firewall.yaml");
-    let args: Vec<String> = [
+    let mut args: Vec<String> = [
         "--auth",
         "none",
         "--tls-cert-file",
@@ -716,14 +705,10 @@ async fn rotated_certificates_reach_new_connections_and_broken_ones_are_refused(
         key.to_str().unwrap(),
         "--tls-reload-interval",
         "100ms",
-        "--firewall-file",
-        firewall.to_str().unwrap(),
-        "--dry-run",
-        "--enable-ids",
-        "false",
     ]
     .map(String::from)
     .to_vec();
+    args.extend(rule_compiler_flags());
     let rc = Service::start("rule-compiler", &args, dir.path().join("rc.log"));
     let url = rc.url("/healthz");
 

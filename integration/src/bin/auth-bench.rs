@@ -86,19 +86,13 @@ async fn main() {
     let kube = KubeTestServer::start(&[], &["--token-file", token_file.to_str().unwrap()]);
     let client = integration::kube::client(&kube.url());
     integration::kube::create_access_roles(&client, "lb-allocator", &lb_allocator::access()).await;
-    let bindings: kube::Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
-        kube::Api::all(client.clone());
-    let binding = serde_json::from_value(json!({
-        "metadata": {"name": "bench-viewers"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": "metal-mesh:lb-allocator:viewer"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "bench"}],
-    }))
-    .unwrap();
-    bindings
-        .create(&Default::default(), &binding)
-        .await
-        .expect("bind the bench group");
+    integration::kube::bind(
+        &client,
+        "metal-mesh:lb-allocator:viewer",
+        "bench-viewers",
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "bench"}),
+    )
+    .await;
     let kubeconfig = write_kubeconfig(dir.path(), &kube.url());
 
     let metal = MetalApi::start(&dir.path().join("metal-api"));
@@ -140,22 +134,13 @@ async fn main() {
     let reader = bearer_tls_client(&tokens[0].0, &pki.ca_pem);
 
     // Both lists are the same 20; warm up connections and the review cache.
-    let a: Value = open
-        .get(&plain_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let b: Value = reader
-        .get(&secured_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = async |http: &reqwest::Client, url: &str| -> Value {
+        http.get(url).send().await.unwrap().json().await.unwrap()
+    };
+    let (a, b) = (
+        list(&open, &plain_url).await,
+        list(&reader, &secured_url).await,
+    );
     assert_eq!(a, b);
     assert_eq!(a.as_array().map(Vec::len), Some(20));
 
