@@ -5,3 +5,4 @@ pub mod cloudprofile;
 pub mod field;
 pub mod provider_config;
 pub mod secret;
+pub mod shoot;

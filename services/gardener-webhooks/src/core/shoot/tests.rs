@@ -1,0 +1,382 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::core::provider_config::API_VERSION;
+
+fn profile() -> Value {
+    json!({
+        "apiVersion": "core.gardener.cloud/v1beta1", "kind": "CloudProfile",
+        "metadata": {"name": "metal"},
+        "spec": {
+            "type": "metal",
+            "regions": [
+                {"name": "fra", "zones": [{"name": "fra-equ01"}, {"name": "fra-equ02"}]},
+                {"name": "nbg", "zones": [{"name": "nbg-w8101"}]},
+            ],
+            "machineImages": [{"name": "ubuntu", "versions": [{"version": "24.4.20240101"}]}],
+            "providerConfig": {
+                "apiVersion": API_VERSION, "kind": "CloudProfileConfig",
+                "metalControlPlanes": {"prod": {
+                    "endpoint": "https://api.example.com/metal",
+                    "partitions": {
+                        "fra-equ01": {"firewallTypes": ["c1-xlarge-x86"], "networkIsolation": {
+                            "allowedNetworks": {"ingress": ["10.0.0.0/8"], "egress": ["10.0.0.0/8"]},
+                            "dnsServers": ["10.0.0.53"], "ntpServers": ["10.0.0.123"],
+                            "registryMirrors": [{"name": "m", "endpoint": "https://m.example.com",
+                                                 "ip": "10.0.0.5", "port": 443, "mirrorOf": ["docker.io"]}],
+                        }},
+                        "fra-equ02": {"firewallTypes": ["c1-xlarge-x86"]},
+                        "nbg-w8101": {},
+                    },
+                    "firewallImages": ["firewall-ubuntu-3.0.20240101"],
+                    "firewallControllerVersions": [
+                        {"version": "v2.3.4", "url": "https://x", "classification": "supported"},
+                        {"version": "v2.4.0", "url": "https://x", "classification": "preview"},
+                    ],
+                }},
+            },
+        },
+    })
+}
+
+fn shoot() -> Value {
+    json!({
+        "apiVersion": "core.gardener.cloud/v1beta1", "kind": "Shoot",
+        "metadata": {"name": "s", "namespace": "garden-p", "annotations": {TENANT_ANNOTATION: "acme"}},
+        "spec": {
+            "cloudProfileName": "metal", "region": "fra",
+            "provider": {
+                "type": "metal",
+                "infrastructureConfig": {
+                    "apiVersion": API_VERSION, "kind": "InfrastructureConfig",
+                    "partitionID": "fra-equ01", "projectID": "p1",
+                    "firewall": {
+                        "size": "c1-xlarge-x86", "image": "firewall-ubuntu-3.0.20240101",
+                        "networks": ["internet", "mpls"],
+                        "rateLimits": [{"networkID": "internet", "rateLimit": 100}],
+                        "egressRules": [{"networkID": "internet", "ips": ["185.1.2.3"]}],
+                    },
+                },
+                "controlPlaneConfig": {"apiVersion": API_VERSION, "kind": "ControlPlaneConfig",
+                                       "networkAccessType": "restricted"},
+                "workers": [{"name": "w", "minimum": 1, "maximum": 2,
+                             "machine": {"type": "c1-xlarge-x86", "image": {"name": "ubuntu", "version": "24.4.20240101"}}}],
+            },
+        },
+    })
+}
+
+/// `base` with `value` at `pointer` (`None`: removed).
+fn with(base: Value, pointer: &str, value: Option<Value>) -> Value {
+    let mut s = base;
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let key = key.replace("~1", "/");
+    match (
+        s.pointer_mut(parent).unwrap_or_else(|| panic!("{parent}")),
+        value,
+    ) {
+        (Value::Object(map), Some(v)) => {
+            map.insert(key, v);
+        }
+        (Value::Object(map), None) => {
+            map.remove(&key);
+        }
+        (Value::Array(list), Some(v)) => list[key.parse::<usize>().unwrap()] = v,
+        (other, _) => panic!("{other}"),
+    }
+    s
+}
+
+fn messages(errors: Vec<FieldError>) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
+}
+
+const INFRA: &str = "/spec/provider/infrastructureConfig";
+const FW: &str = "/spec/provider/infrastructureConfig/firewall";
+
+#[test]
+fn a_complete_shoot_is_allowed_on_create_and_update() {
+    assert_eq!(
+        messages(validate_create(&shoot(), &profile())),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        messages(validate_update(&shoot(), &shoot(), &profile())),
+        Vec::<String>::new()
+    );
+    // "" and auto resolve to the supported version; an exact preview version is listed.
+    for version in ["", "auto", "v2.4.0"] {
+        let s = with(
+            shoot(),
+            &format!("{FW}/controllerVersion"),
+            Some(json!(version)),
+        );
+        assert_eq!(
+            messages(validate_create(&s, &profile())),
+            Vec::<String>::new(),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn each_create_rule_denies_with_its_field_path() {
+    let p = profile();
+    let cases: Vec<(Value, Value, &str)> = vec![
+        // 1. tenant
+        (
+            with(shoot(), "/metadata/annotations", Some(json!({}))),
+            p.clone(),
+            "metadata.annotations[cluster.metal-stack.io/tenant]: Required value",
+        ),
+        // 2. infrastructureConfig present and decodable
+        (
+            with(shoot(), INFRA, None),
+            p.clone(),
+            "spec.provider.infrastructureConfig: Required value",
+        ),
+        (
+            with(shoot(), &format!("{FW}/sizes"), Some(json!("x"))),
+            p.clone(),
+            "unknown field `sizes`",
+        ),
+        // 3. on its own
+        (
+            with(shoot(), &format!("{INFRA}/projectID"), Some(json!(""))),
+            p.clone(),
+            "infrastructureConfig.projectID: Required value",
+        ),
+        (
+            with(shoot(), &format!("{FW}/networks/1"), Some(json!(""))),
+            p.clone(),
+            "firewall.networks[1]: Invalid value: must not be empty",
+        ),
+        (
+            with(
+                shoot(),
+                &format!("{FW}/rateLimits/0/networkID"),
+                Some(json!("dmz")),
+            ),
+            p.clone(),
+            "firewall.rateLimits[0].networkID: Invalid value: \"dmz\": not one of the firewall's networks",
+        ),
+        (
+            with(
+                shoot(),
+                &format!("{FW}/egressRules/0/networkID"),
+                Some(json!("")),
+            ),
+            p.clone(),
+            "firewall.egressRules[0].networkID: Required value",
+        ),
+        (
+            with(shoot(), &format!("{FW}/egressRules/0/ips"), Some(json!([]))),
+            p.clone(),
+            "firewall.egressRules[0].ips: Required value",
+        ),
+        (
+            with(
+                shoot(),
+                &format!("{FW}/egressRules/0/ips/0"),
+                Some(json!("185.1.2")),
+            ),
+            p.clone(),
+            "firewall.egressRules[0].ips[0]: Invalid value",
+        ),
+        // 4. against the profile
+        (
+            with(shoot(), "/spec/region", Some(json!("nbg"))),
+            p.clone(),
+            "infrastructureConfig.partitionID: Invalid value: \"fra-equ01\": not a zone of the shoot's region",
+        ),
+        (
+            with(
+                with(
+                    with(shoot(), &format!("{FW}/networks"), Some(json!([]))),
+                    &format!("{FW}/rateLimits"),
+                    None,
+                ),
+                &format!("{FW}/egressRules"),
+                None,
+            ),
+            p.clone(),
+            "firewall.networks: Required value",
+        ),
+        (
+            with(
+                shoot(),
+                &format!("{FW}/image"),
+                Some(json!("firewall-ubuntu-2.0")),
+            ),
+            p.clone(),
+            "firewall.image: Unsupported value: \"firewall-ubuntu-2.0\"",
+        ),
+        (
+            with(shoot(), &format!("{FW}/size"), Some(json!("n1-medium-x86"))),
+            p.clone(),
+            "firewall.size: Unsupported value: \"n1-medium-x86\"",
+        ),
+        (
+            with(
+                shoot(),
+                &format!("{FW}/controllerVersion"),
+                Some(json!("v9.9.9")),
+            ),
+            p.clone(),
+            "firewall.controllerVersion: Invalid value: \"v9.9.9\": not a firewall controller version",
+        ),
+        (
+            shoot(),
+            with(
+                p.clone(),
+                "/spec/providerConfig/metalControlPlanes/prod/firewallControllerVersions/0/classification",
+                Some(json!("deprecated")),
+            ),
+            "firewall.controllerVersion: Invalid value: \"\": the cloud profile offers no supported",
+        ),
+        // 6. control plane config
+        (
+            with(
+                shoot(),
+                "/spec/provider/controlPlaneConfig/networkAccessType",
+                Some(json!("open")),
+            ),
+            p.clone(),
+            "spec.provider.controlPlaneConfig: Invalid value: cannot decode ControlPlaneConfig",
+        ),
+        (
+            with(
+                with(
+                    shoot(),
+                    &format!("{INFRA}/partitionID"),
+                    Some(json!("fra-equ02")),
+                ),
+                "/spec/provider/controlPlaneConfig/networkAccessType",
+                Some(json!("forbidden")),
+            ),
+            p.clone(),
+            "controlPlaneConfig.networkAccessType: Forbidden: partition \"fra-equ02\" has no network isolation",
+        ),
+        (
+            with(
+                shoot(),
+                &format!("{INFRA}/partitionID"),
+                Some(json!("fra-equ01x")),
+            ),
+            with(
+                p.clone(),
+                "/spec/regions/0/zones/0",
+                Some(json!({"name": "fra-equ01x"})),
+            ),
+            "infrastructureConfig.partitionID: Invalid value: missing partition with name \"fra-equ01x\"",
+        ),
+        // 7. workers
+        (
+            with(
+                shoot(),
+                "/spec/provider/workers/0/volume",
+                Some(json!({"size": "20Gi"})),
+            ),
+            p.clone(),
+            "spec.provider.workers[0].volume: Forbidden",
+        ),
+        (
+            with(
+                shoot(),
+                "/spec/provider/workers/0/zones",
+                Some(json!(["fra-equ01"])),
+            ),
+            p.clone(),
+            "spec.provider.workers[0].zones: Forbidden",
+        ),
+        (
+            with(
+                shoot(),
+                "/spec/provider/workers/0/machine/image/version",
+                Some(json!("22.4")),
+            ),
+            p.clone(),
+            "spec.provider.workers[0].machine.image: Unsupported value: ubuntu-22.4",
+        ),
+    ];
+    for (shoot, profile, want) in cases {
+        let got = messages(validate_create(&shoot, &profile));
+        assert_eq!(
+            got.len(),
+            1,
+            "want one error containing {want:?}, got {got:?}"
+        );
+        assert!(got[0].contains(want), "want {want:?}, got {got:?}");
+    }
+}
+
+#[test]
+fn updates_keep_tenant_project_and_partition_and_recheck_a_changed_firewall() {
+    let p = profile();
+    let old = shoot();
+    let tenant = with(
+        shoot(),
+        &format!(
+            "/metadata/annotations/{}",
+            TENANT_ANNOTATION.replace('/', "~1")
+        ),
+        Some(json!("other")),
+    );
+    let got = messages(validate_update(&old, &tenant, &p));
+    assert_eq!(
+        got,
+        [
+            "metadata.annotations[cluster.metal-stack.io/tenant]: Forbidden: immutable: was \"acme\", now \"other\""
+        ]
+    );
+    let dropped = with(shoot(), "/metadata/annotations", Some(json!({})));
+    assert!(messages(validate_update(&old, &dropped, &p))[0].contains("Required value"));
+    for (field, value) in [("projectID", "p2"), ("partitionID", "fra-equ02")] {
+        let moved = with(shoot(), &format!("{INFRA}/{field}"), Some(json!(value)));
+        let got = messages(validate_update(&old, &moved, &p));
+        assert!(
+            got.iter().any(|e| e.contains(&format!(
+                "infrastructureConfig.{field}: Forbidden: immutable"
+            ))),
+            "{got:?}"
+        );
+    }
+    // A changed firewall is checked against the profile again ...
+    let resized = with(shoot(), &format!("{FW}/size"), Some(json!("n1-medium-x86")));
+    assert!(
+        messages(validate_update(&old, &resized, &p))[0]
+            .contains("firewall.size: Unsupported value")
+    );
+    // ... an unchanged one is not, so a profile that dropped the image keeps old shoots valid.
+    let narrowed = with(
+        p.clone(),
+        "/spec/providerConfig/metalControlPlanes/prod/firewallImages",
+        Some(json!(["firewall-ubuntu-3.1"])),
+    );
+    assert_eq!(
+        messages(validate_update(&old, &shoot(), &narrowed)),
+        Vec::<String>::new()
+    );
+    // Workers are always checked.
+    let zoned = with(
+        shoot(),
+        "/spec/provider/workers/0/zones",
+        Some(json!(["fra-equ01"])),
+    );
+    assert_eq!(messages(validate_update(&old, &zoned, &p)).len(), 1);
+}
+
+#[test]
+fn partitions_are_found_across_control_planes() {
+    let mut config = cloudprofile::config(&profile()).unwrap();
+    let mut other = config.metal_control_planes["prod"].clone();
+    other.partitions.clear();
+    other.partitions.insert("ams1".into(), Partition::default());
+    config.metal_control_planes.insert("test".into(), other);
+    assert_eq!(find_partition(&config, "ams1").map(|f| f.0), Some("test"));
+    assert_eq!(
+        find_partition(&config, "fra-equ02").map(|f| f.0),
+        Some("prod")
+    );
+    assert!(find_partition(&config, "nowhere").is_none());
+}
