@@ -11,6 +11,7 @@ pub enum Kind {
     Forbidden,
     Duplicate,
     TooMany,
+    NotFound,
 }
 
 impl Kind {
@@ -22,6 +23,7 @@ impl Kind {
             Kind::Forbidden => "Forbidden",
             Kind::Duplicate => "Duplicate value",
             Kind::TooMany => "Too many",
+            Kind::NotFound => "Not found",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pure decisions: no I/O, no clock. Every rule returns the field errors it finds, each naming
 //! the field path as Kubernetes' `field.ErrorList` does, so a denial says exactly what to fix.
 
+pub mod bindings;
 pub mod cloudprofile;
 pub mod field;
 pub mod provider_config;
