@@ -317,10 +317,10 @@ fn print_api_access(
     lb_listen: std::net::SocketAddr,
     tls_cert: Option<&Path>,
 ) {
-    let Some(_) = &credentials.token else {
+    if credentials.token.is_none() {
         println!("  api auth       as given (--auth)");
         return;
-    };
+    }
     println!(
         "  api token      {} ({}; every service's API wants it, metal-api keeps its HMAC keys)",
         credentials.token_path.display(),

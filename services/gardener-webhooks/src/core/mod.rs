@@ -7,3 +7,6 @@ pub mod field;
 pub mod provider_config;
 pub mod secret;
 pub mod shoot;
+
+#[cfg(test)]
+pub(crate) mod test_support;

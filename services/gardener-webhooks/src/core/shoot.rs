@@ -295,29 +295,50 @@ fn region_zones(shoot: &Value, profile: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+fn tenant_path() -> Path {
+    Path::new("metadata")
+        .child("annotations")
+        .key(TENANT_ANNOTATION)
+}
+
+/// Rule 1: the tenant annotation is set and, on update (`old`), unchanged.
+fn check_tenant(old: Option<&Value>, new: &Value, errors: &mut Vec<FieldError>) {
+    match (old.and_then(tenant), tenant(new)) {
+        (_, None | Some("")) => {
+            errors.push(tenant_path().error(Kind::Required, "the tenant annotation must be set"))
+        }
+        (Some(was), Some(is)) if was != is => errors.push(tenant_path().error(
+            Kind::Forbidden,
+            format!("immutable: was {was:?}, now {is:?}"),
+        )),
+        _ => {}
+    }
+}
+
+/// Rules 2 and 3, and the profile's config: `None`, the reason in `errors`, when either does
+/// not decode.
+fn decode_both(
+    shoot: &Value,
+    profile: &Value,
+    errors: &mut Vec<FieldError>,
+) -> Option<(InfrastructureConfig, CloudProfileConfig)> {
+    let infra = infrastructure_config(shoot)
+        .map_err(|e| errors.push(e))
+        .ok()?;
+    check_infrastructure(&infra, errors);
+    let config = cloudprofile::config(profile)
+        .map_err(|e| errors.push(Path::new("cloudProfile").error(Kind::Invalid, e.to_string())))
+        .ok()?;
+    Some((infra, config))
+}
+
 /// The rules for a created Shoot.
 pub fn validate_create(shoot: &Value, profile: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if tenant(shoot).is_none_or(str::is_empty) {
-        errors.push(tenant_path().error(Kind::Required, "the tenant annotation must be set"));
-    }
-    let infra = match infrastructure_config(shoot) {
-        Ok(infra) => infra,
-        Err(e) => {
-            errors.push(e);
-            check_workers(shoot, profile, &mut errors);
-            return errors;
-        }
-    };
-    check_infrastructure(&infra, &mut errors);
-    let config = match cloudprofile::config(profile) {
-        Ok(config) => config,
-        Err(e) => {
-            errors.push(Path::new("cloudProfile").error(Kind::Invalid, e.to_string()));
-            return errors;
-        }
-    };
-    if !infra.partition_id.is_empty() {
+    check_tenant(None, shoot, &mut errors);
+    if let Some((infra, config)) = decode_both(shoot, profile, &mut errors)
+        && !infra.partition_id.is_empty()
+    {
         if !region_zones(shoot, profile).contains(&infra.partition_id) {
             errors.push(infra_path().child("partitionID").error(
                 Kind::Invalid,
@@ -333,42 +354,26 @@ pub fn validate_create(shoot: &Value, profile: &Value) -> Vec<FieldError> {
     errors
 }
 
-fn tenant_path() -> Path {
-    Path::new("metadata")
-        .child("annotations")
-        .key(TENANT_ANNOTATION)
-}
-
 /// The rules for an updated Shoot: the tenant stays, and when the InfrastructureConfig changed,
 /// its project and partition stay and its firewall is checked against the profile again.
 pub fn validate_update(old: &Value, new: &Value, profile: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    match (tenant(old), tenant(new)) {
-        (_, None) | (_, Some("")) => {
-            errors.push(tenant_path().error(Kind::Required, "the tenant annotation must be set"))
-        }
-        (Some(was), Some(is)) if was != is => errors.push(tenant_path().error(
-            Kind::Forbidden,
-            format!("immutable: was {was:?}, now {is:?}"),
-        )),
-        _ => {}
+    check_tenant(Some(old), new, &mut errors);
+    if let Some((infra, config)) = decode_both(new, profile, &mut errors) {
+        check_infrastructure_update(old, new, &infra, &config, &mut errors);
     }
-    let infra = match infrastructure_config(new) {
-        Ok(infra) => infra,
-        Err(e) => {
-            errors.push(e);
-            check_workers(new, profile, &mut errors);
-            return errors;
-        }
-    };
-    check_infrastructure(&infra, &mut errors);
-    let config = match cloudprofile::config(profile) {
-        Ok(config) => config,
-        Err(e) => {
-            errors.push(Path::new("cloudProfile").error(Kind::Invalid, e.to_string()));
-            return errors;
-        }
-    };
+    check_workers(new, profile, &mut errors);
+    errors
+}
+
+/// Rules 5 and 6 on update.
+fn check_infrastructure_update(
+    old: &Value,
+    new: &Value,
+    infra: &InfrastructureConfig,
+    config: &CloudProfileConfig,
+    errors: &mut Vec<FieldError>,
+) {
     let changed = old.pointer("/spec/provider/infrastructureConfig")
         != new.pointer("/spec/provider/infrastructureConfig");
     if changed && let Ok(before) = infrastructure_config(old) {
@@ -383,15 +388,13 @@ pub fn validate_update(old: &Value, new: &Value, profile: &Value) -> Vec<FieldEr
                 ));
             }
         }
-        if let Some((_, plane, partition)) = find_partition(&config, &infra.partition_id) {
-            check_firewall_offer(&infra, plane, partition, &mut errors);
+        if let Some((_, plane, partition)) = find_partition(config, &infra.partition_id) {
+            check_firewall_offer(infra, plane, partition, errors);
         }
     }
     if !infra.partition_id.is_empty() {
-        check_control_plane(new, &infra.partition_id, &config, &mut errors);
+        check_control_plane(new, &infra.partition_id, config, errors);
     }
-    check_workers(new, profile, &mut errors);
-    errors
 }
 
 #[cfg(test)]

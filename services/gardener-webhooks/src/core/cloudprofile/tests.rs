@@ -2,6 +2,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::core::provider_config::API_VERSION;
+use crate::core::test_support::{self, messages};
 
 fn isolation() -> Value {
     json!({
@@ -41,24 +42,7 @@ fn profile() -> Value {
 
 /// `profile()` with the JSON `value` at `pointer` (`None`: removed).
 fn with(pointer: &str, value: Option<Value>) -> Value {
-    let mut p = profile();
-    let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let parent = p.pointer_mut(parent).unwrap_or_else(|| panic!("{parent}"));
-    match (parent, value) {
-        (Value::Object(map), Some(v)) => {
-            map.insert(key.to_string(), v);
-        }
-        (Value::Object(map), None) => {
-            map.remove(key);
-        }
-        (Value::Array(list), Some(v)) => list[key.parse::<usize>().unwrap()] = v,
-        (other, _) => panic!("{other}"),
-    }
-    p
-}
-
-fn messages(errors: Vec<FieldError>) -> Vec<String> {
-    errors.iter().map(ToString::to_string).collect()
+    test_support::with(profile(), pointer, value)
 }
 
 const PARTITION: &str = "/spec/providerConfig/metalControlPlanes/prod/partitions/fra-equ01";

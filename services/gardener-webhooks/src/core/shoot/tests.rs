@@ -2,6 +2,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::core::provider_config::API_VERSION;
+use crate::core::test_support::{messages, with};
 
 fn profile() -> Value {
     json!({
@@ -64,31 +65,6 @@ fn shoot() -> Value {
             },
         },
     })
-}
-
-/// `base` with `value` at `pointer` (`None`: removed).
-fn with(base: Value, pointer: &str, value: Option<Value>) -> Value {
-    let mut s = base;
-    let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let key = key.replace("~1", "/");
-    match (
-        s.pointer_mut(parent).unwrap_or_else(|| panic!("{parent}")),
-        value,
-    ) {
-        (Value::Object(map), Some(v)) => {
-            map.insert(key, v);
-        }
-        (Value::Object(map), None) => {
-            map.remove(&key);
-        }
-        (Value::Array(list), Some(v)) => list[key.parse::<usize>().unwrap()] = v,
-        (other, _) => panic!("{other}"),
-    }
-    s
-}
-
-fn messages(errors: Vec<FieldError>) -> Vec<String> {
-    errors.iter().map(ToString::to_string).collect()
 }
 
 const INFRA: &str = "/spec/provider/infrastructureConfig";
