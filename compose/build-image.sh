@@ -20,10 +20,10 @@
 #                      /usr/local/bin/volume-manager-entrypoint
 #   --no-docker        only assemble compose/.rootfs
 #   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator
-#                      rule-compiler volume-manager)
+#                      rule-compiler volume-manager gardener-webhooks)
 #
 # Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator
-# --bin rule-compiler --bin volume-manager`), nft for rule-compiler (apt-get install nftables),
+# --bin rule-compiler --bin volume-manager --bin gardener-webhooks`), nft for rule-compiler (apt-get install nftables),
 # lvm for volume-manager (apt-get install lvm2; losetup: mount or util-linux), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager gardener-webhooks)
 
 has_bin() { [[ " ${bins[*]} " == *" $1 "* ]]; }
 given_tool() {

@@ -23,8 +23,18 @@ sidecars without csi-attacher, host paths and mount propagation), the CSIDriver,
 StorageClasses and their parameters, the VolumeSnapshotClass (checked by hand: no schema for
 that CRD in kubernetes-validate), the exact RBAC and the `fail` messages.
 
+gardener-webhooks (the gardener-extension-provider-metal webhooks' replacement,
+`gardenerWebhooks.garden.enabled` / `.seed.enabled`) is rendered with garden on, seed on, both and
+neither: the Deployment's exact command line (the --webhooks following the switches, the seed
+flags), the Validating- and MutatingWebhookConfigurations webhook by webhook (names, paths, rules,
+selectors, failurePolicy, sideEffects, timeout; every clientConfig.service against the rendered
+Service; the shoot webhook by URL), the caBundle parsed and checked to be the CA that signed the
+rendered serving certificate (also across upgrades, with `lookup`), the cert-manager annotation,
+existingSecret with gardenerWebhooks.caBundle, the exact RBAC, the DEFAULTER_* env mapping and the
+`fail` messages.
+
 TLS and delegated auth of every service (metal-api, lb-allocator, rule-compiler,
-volume-manager): the flags (--tls-cert-file/--tls-key-file, --tls-client-ca-file, --auth
+volume-manager, gardener-webhooks): the flags (--tls-cert-file/--tls-key-file, --tls-client-ca-file, --auth
 kubernetes, --auth-cache-ttl, --auth-review-timeout, --metrics-open), the Secret mounts, HTTPS
 probes and `https` ports, in all three certificate modes (self-signed: the CA and the serving
 certificates are parsed with the Python package `cryptography`, or openssl without it, and their
@@ -80,11 +90,14 @@ LB_NAME = f"{RELEASE}-metal-mesh-lb-allocator"
 LB_KINDS = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 RC_NAME = f"{RELEASE}-metal-mesh-rule-compiler"
 VM_NAME = f"{RELEASE}-metal-mesh-volume-manager"
+GW_NAME = f"{RELEASE}-metal-mesh-gardener-webhooks"
 CA_NAME = f"{RELEASE}-metal-mesh-ca"
 # component -> the name of its objects (Service, ServiceAccount, ...)
-SERVICE_NAMES = {"metal-api": API_NAME, "lb-allocator": LB_NAME, "rule-compiler": RC_NAME, "volume-manager": VM_NAME}
+SERVICE_NAMES = {"metal-api": API_NAME, "lb-allocator": LB_NAME, "rule-compiler": RC_NAME, "volume-manager": VM_NAME,
+                 "gardener-webhooks": GW_NAME}
 # Cluster-scoped kinds: no namespace.
-CLUSTER_KINDS = {"ClusterRole", "ClusterRoleBinding", "CSIDriver", "StorageClass", "VolumeSnapshotClass", "CustomResourceDefinition"}
+CLUSTER_KINDS = {"ClusterRole", "ClusterRoleBinding", "CSIDriver", "StorageClass", "VolumeSnapshotClass", "CustomResourceDefinition",
+                 "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
 # metal-api with its defaults: StatefulSet, 2 Services, HMAC Secret, its self-signed TLS Secret
 # and the release CA, ServiceAccount, auth-delegator binding, viewer and editor ClusterRoles,
 # NetworkPolicy.
@@ -309,7 +322,7 @@ def has_sublist(seq: list[Any], sub: list[Any]) -> bool:
 
 
 def workload(docs: list[dict[str, Any]], component: str) -> dict[str, Any]:
-    kind = {"metal-api": "StatefulSet", "lb-allocator": "Deployment"}.get(component, "DaemonSet")
+    kind = {"metal-api": "StatefulSet", "lb-allocator": "Deployment", "gardener-webhooks": "Deployment"}.get(component, "DaemonSet")
     return one(docs, kind, SERVICE_NAMES[component])
 
 
@@ -628,8 +641,11 @@ def check_default(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -
     C.check(meta.get("apiVersion") == "v2", "Chart.yaml apiVersion is v2")
     vals = chart.values
     C.check(vals["metalApi"]["enabled"] is True, "values: metalApi.enabled defaults to true")
-    for svc in ["lbAllocator", "volumeManager", "ruleCompiler", "machineLifecycle", "gardenerWebhooks"]:
+    for svc in ["lbAllocator", "volumeManager", "ruleCompiler", "machineLifecycle"]:
         C.check(vals[svc]["enabled"] is False, f"values: {svc}.enabled defaults to false")
+    C.check(vals["gardenerWebhooks"]["garden"]["enabled"] is False and vals["gardenerWebhooks"]["seed"]["enabled"] is False
+            and "enabled" not in vals["gardenerWebhooks"],
+            "values: gardenerWebhooks.garden.enabled and .seed.enabled default to false (no single gardenerWebhooks.enabled)")
 
     lint(chart_dir, {}, "default values", kv)
     rendered = render(chart, {})
@@ -776,10 +792,11 @@ def check_disabled(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) 
         all(not v.strip() for v in rendered.values()),
         "metalApi.enabled=false renders no NOTES either",
     )
-    # ruleCompiler and volumeManager have templates now (checked in their own sections).
+    # ruleCompiler, volumeManager and gardenerWebhooks have templates now (checked in their own
+    # sections).
     placeholders = {
         s: {"enabled": True}
-        for s in ["machineLifecycle", "gardenerWebhooks"]
+        for s in ["machineLifecycle"]
     }
     docs = docs_of(render(chart, placeholders))
     validate(docs, "all placeholder switches on", kv[-1:])
@@ -2243,6 +2260,581 @@ def check_vm_docs() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# gardener-webhooks (replaces gardener-extension-provider-metal's admission and seed webhooks)
+
+GW_GARDEN_ROLE = f"{GW_NAME}-garden"
+GW_SEED_ROLE = f"{GW_NAME}-seed"
+GW_SHOOT_CONFIG = f"{GW_NAME}-shoot"
+WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+METAL_SHOOT_SELECTOR = {"matchLabels": {"provider.extensions.gardener.cloud/metal": "true"}}
+METAL_SECRET_SELECTOR = {"matchLabels": {"provider.shoot.gardener.cloud/metal": "true"}}
+
+
+def gw_rule(group: str, version: str, resource: str) -> dict[str, Any]:
+    return {"apiGroups": [group], "apiVersions": [version], "resources": [resource], "operations": ["CREATE", "UPDATE"], "scope": "*"}
+
+
+def ns_in(key: str, value: str) -> dict[str, Any]:
+    return {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}
+
+
+# Every webhook of the chart, as upstream registers it (names, paths, one rule per type,
+# CREATE+UPDATE, selectors); clientConfig, failurePolicy and the shared settings are added by
+# gw_expected_webhook.
+GW_WEBHOOKS: dict[str, dict[str, Any]] = {
+    "validator": {
+        "name": "validator.admission-metal.extensions.gardener.cloud", "path": "/webhooks/validate",
+        "objectSelector": METAL_SHOOT_SELECTOR,
+        "rules": [gw_rule("core.gardener.cloud", "v1beta1", "shoots"), gw_rule("core.gardener.cloud", "v1beta1", "cloudprofiles"),
+                  gw_rule("core.gardener.cloud", "v1beta1", "secretbindings"),
+                  gw_rule("security.gardener.cloud", "v1alpha1", "credentialsbindings")],
+    },
+    "secrets-validator": {
+        "name": "secrets.validator.admission-metal.extensions.gardener.cloud", "path": "/webhooks/validate/secrets",
+        "objectSelector": METAL_SECRET_SELECTOR, "rules": [gw_rule("", "v1", "secrets")],
+    },
+    "mutator": {
+        "name": "mutator.admission-metal.extensions.gardener.cloud", "path": "/webhooks/mutate",
+        "objectSelector": METAL_SHOOT_SELECTOR, "rules": [gw_rule("core.gardener.cloud", "v1beta1", "shoots")],
+    },
+    "controlplane": {
+        "name": "controlplane.metal.extensions.gardener.cloud", "path": "/webhooks/controlplane",
+        "namespaceSelector": ns_in("shoot.gardener.cloud/provider", "metal"),
+        "rules": [gw_rule("", "v1", "configmaps"), gw_rule("apps", "v1", "deployments"),
+                  gw_rule("extensions.gardener.cloud", "v1alpha1", "operatingsystemconfigs")],
+    },
+    "seedprovider": {
+        "name": "seedprovider.metal.extensions.gardener.cloud", "path": "/webhooks/seedprovider",
+        "namespaceSelector": ns_in("seed.gardener.cloud/provider", "metal"),
+        "rules": [gw_rule("", "v1", "services"), gw_rule("apps", "v1", "deployments"), gw_rule("druid.gardener.cloud", "v1alpha1", "etcds")],
+    },
+    "shoot": {
+        "name": "shoot.metal.extensions.gardener.cloud", "path": "/webhooks/shoot",
+        "namespaceSelector": ns_in("gardener.cloud/purpose", "kube-system"),
+        "rules": [gw_rule("apps", "v1", "deployments"), gw_rule("apps", "v1", "daemonsets"), gw_rule("", "v1", "configmaps"),
+                  gw_rule("", "v1", "secrets")],
+    },
+}
+
+# What gardener-webhooks may do, as (apiGroup, resource, verb) triples: exactly this.
+GW_GARDEN_PERMS = (_perms(["core.gardener.cloud"], ["cloudprofiles", "namespacedcloudprofiles"], ["get", "list", "watch"])
+                   | _perms([""], ["secrets"], ["get"]))
+GW_SEED_PERMS = _perms(["extensions.gardener.cloud"], ["clusters"], ["get", "list", "watch"]) | _perms([""], ["secrets"], ["get"])
+
+# garden.defaults key -> (value, its DEFAULTER_* variable and value); the key upper-cased is the name.
+GW_DEFAULTS_ALL: dict[str, tuple[Any, str, str]] = {
+    "maxPods": (110, "DEFAULTER_MAXPODS", "110"),
+    "nodeCIDRMaskSize": (24, "DEFAULTER_NODECIDRMASKSIZE", "24"),
+    "podsCIDR": ("10.244.0.0/16", "DEFAULTER_PODSCIDR", "10.244.0.0/16"),
+    "servicesCIDR": ("fd00:10:96::/112", "DEFAULTER_SERVICESCIDR", "fd00:10:96::/112"),
+    "networkType": ("cilium", "DEFAULTER_NETWORKTYPE", "cilium"),
+    "calicoBackend": ("bird", "DEFAULTER_CALICOBACKEND", "bird"),
+    "calicoKubeProxyEnabled": (False, "DEFAULTER_CALICOKUBEPROXYENABLED", "false"),
+    "calicoPoolMode": ("Always", "DEFAULTER_CALICOPOOLMODE", "Always"),
+    "calicoTyphaEnabled": (True, "DEFAULTER_CALICOTYPHAENABLED", "true"),
+    "ciliumHubbleEnabled": (False, "DEFAULTER_CILIUMHUBBLEENABLED", "false"),
+    "ciliumKubeProxyEnabled": (True, "DEFAULTER_CILIUMKUBEPROXYENABLED", "true"),
+    "ciliumTunnel": ("vxlan", "DEFAULTER_CILIUMTUNNEL", "vxlan"),
+    "ciliumDevices": (["lan+", "lo", "eth0"], "DEFAULTER_CILIUMDEVICES", "lan+,lo,eth0"),
+    "ciliumDirectRoutingDevice": ("lan0", "DEFAULTER_CILIUMDIRECTROUTINGDEVICE", "lan0"),
+    "ciliumBGPControlPlane": (False, "DEFAULTER_CILIUMBGPCONTROLPLANE", "false"),
+    "ciliumIPv4NativeRoutingCIDREnabled": (False, "DEFAULTER_CILIUMIPV4NATIVEROUTINGCIDRENABLED", "false"),
+    "ciliumLoadBalancingMode": ("snat", "DEFAULTER_CILIUMLOADBALANCINGMODE", "snat"),
+    "ciliumMTU": (9000, "DEFAULTER_CILIUMMTU", "9000"),
+}
+
+
+def gw_values(garden: bool | dict[str, Any] = False, seed: bool | dict[str, Any] = False, **kw: Any) -> dict[str, Any]:
+    """gardener-webhooks for a garden and/or a seed (metal-api off): True switches one on, a map
+    switches it on with those settings (unless it says enabled: false); kw are further
+    gardenerWebhooks values."""
+    def switch(v: bool | dict[str, Any]) -> dict[str, Any]:
+        return dict({"enabled": True}, **v) if isinstance(v, dict) else {"enabled": v}
+    gw = deep_merge({"garden": switch(garden), "seed": switch(seed)}, kw)
+    return {"metalApi": {"enabled": False}, "gardenerWebhooks": gw}
+
+
+def gw_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "gardener-webhooks"
+            or d["metadata"]["name"].startswith(GW_NAME)]
+
+
+def gw_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(c for c in one(docs, "Deployment", GW_NAME)["spec"]["template"]["spec"]["containers"] if c["name"] == "gardener-webhooks")
+
+
+def gw_args(webhooks: str, seed: list[str] | None = None, listen: str = "0.0.0.0:9443", runtime: list[str] | None = None,
+            require_auth: bool = False, extra: list[str] | None = None, **server: Any) -> list[str]:
+    """gardener-webhooks' exact command line: --listen, the runtime flags, --webhooks, the seed
+    flags, then the flags every service gets and extraArgs."""
+    args = ["--listen", listen] + (runtime if runtime is not None else ["--log-format", "text", "--log-level", "info"])
+    args += ["--webhooks", webhooks] + (["--webhooks-require-auth"] if require_auth else []) + (seed or [])
+    return args + server_args(**server) + (extra or [])
+
+
+def gw_seed_args(image: str) -> list[str]:
+    """The seed flags with the default values: the chart's image for the MCM sidecar, 16Gi."""
+    return ["--machine-controller-manager-image", image, "--etcd-storage-capacity", "16Gi"]
+
+
+def gw_expected_webhook(key: str, port: int = 443, url: str | None = None, failure: str = "Fail") -> dict[str, Any]:
+    spec = GW_WEBHOOKS[key]
+    if url:
+        client = {"url": url}
+    else:
+        client = {"service": {"name": GW_NAME, "namespace": NAMESPACE, "port": port, "path": spec["path"]}}
+    w = {"name": spec["name"], "admissionReviewVersions": ["v1"], "clientConfig": client, "failurePolicy": failure,
+         "matchPolicy": "Equivalent", "sideEffects": "None", "timeoutSeconds": 10, "rules": spec["rules"]}
+    for sel in ("namespaceSelector", "objectSelector"):
+        if sel in spec:
+            w[sel] = spec[sel]
+    return w
+
+
+def without_ca(w: dict[str, Any]) -> dict[str, Any]:
+    out = dict(w, clientConfig={k: v for k, v in w["clientConfig"].items() if k != "caBundle"})
+    return out
+
+
+def webhook_configs(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs if d["kind"] in WEBHOOK_KINDS}
+
+
+def all_webhooks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [w for d in docs if d["kind"] in WEBHOOK_KINDS for w in d.get("webhooks", [])]
+
+
+def check_gw_configs(docs: list[dict[str, Any]], label: str, validating: list[str], mutating: list[str],
+                     shoot: dict[str, Any] | None = None, port: int = 443) -> None:
+    """The webhook configurations, exactly: which exist, their webhooks in order (name, path,
+    rules, selectors, failurePolicy, sideEffects, timeout, AdmissionReview v1), every
+    clientConfig.service pointing at the rendered Service (name, namespace, its https port),
+    the standard labels plus Gardener's remediation exclusion; cluster-scoped."""
+    configs = webhook_configs(docs)
+    want = {}
+    if validating:
+        want[("ValidatingWebhookConfiguration", GW_NAME)] = [gw_expected_webhook(k, port) for k in validating]
+    if mutating:
+        want[("MutatingWebhookConfiguration", GW_NAME)] = [gw_expected_webhook(k, port) for k in mutating]
+    if shoot:
+        want[("MutatingWebhookConfiguration", GW_SHOOT_CONFIG)] = [gw_expected_webhook("shoot", port, **shoot)]
+    C.check(sorted(configs) == sorted(want), f"[{label}] webhook configurations exactly {sorted(f'{k}/{n}' for k, n in want)}")
+    for key, webhooks in want.items():
+        cfg = configs.get(key, {"webhooks": [], "metadata": {"labels": {}}})
+        got = [without_ca(w) for w in cfg.get("webhooks", [])]
+        if got != webhooks:
+            print(f"        got:  {json.dumps(got)}\n        want: {json.dumps(webhooks)}")
+        paths = ", ".join(w["clientConfig"].get("service", {}).get("path") or w["clientConfig"].get("url", "") for w in webhooks)
+        C.check(got == webhooks, f"[{label}] {key[0]}/{key[1]}: exactly the webhooks {paths} (rules, selectors, failurePolicy "
+                                 f"{'/'.join(sorted({w['failurePolicy'] for w in webhooks}))}, sideEffects None, timeout 10s, v1 reviews)")
+        labels = cfg["metadata"].get("labels", {})
+        C.check(labels.get("app.kubernetes.io/component") == "gardener-webhooks" and labels.get("app.kubernetes.io/instance") == RELEASE
+                and labels.get("remediation.webhook.shoot.gardener.cloud/exclude") == "true" and "namespace" not in cfg["metadata"]
+                and (labels.get("metal-mesh/webhook-target") == "shoot") == (key[1] == GW_SHOOT_CONFIG),
+                f"[{label}] {key[0]}/{key[1]}: gardener-webhooks' labels, remediation excluded, cluster-scoped"
+                f"{', labelled metal-mesh/webhook-target=shoot' if key[1] == GW_SHOOT_CONFIG else ''}")
+    svc = one(docs, "Service", GW_NAME)
+    svc_port = svc["spec"]["ports"][0]
+    container_ports = {p["name"]: p["containerPort"] for p in gw_container(docs)["ports"]}
+    refs = [w["clientConfig"]["service"] for w in all_webhooks(docs) if "service" in w["clientConfig"]]
+    C.check(refs and all(r["name"] == svc["metadata"]["name"] and r["namespace"] == svc["metadata"]["namespace"]
+                         and r["port"] == svc_port["port"] for r in refs)
+            and svc_port["name"] == "https" and svc_port["targetPort"] == "https" and "https" in container_ports
+            and svc["spec"]["selector"] == one(docs, "Deployment", GW_NAME)["spec"]["selector"]["matchLabels"],
+            f"[{label}] every clientConfig.service ({len(refs)}) is the rendered Service {svc['metadata']['namespace']}/"
+            f"{svc['metadata']['name']} port {svc_port['port']} (https -> container port {container_ports.get('https')}), "
+            "which selects the Deployment's pods")
+
+
+def check_gw_ca_bundle_self_signed(docs: list[dict[str, Any]], label: str) -> None:
+    """Self-signed: every webhook's caBundle decodes to the CA certificate that signed the
+    rendered serving certificate of gardener-webhooks (parsed, signature checked)."""
+    bundles = {w["clientConfig"].get("caBundle") for w in all_webhooks(docs)}
+    secret = tls_secrets(docs).get(f"{GW_NAME}-tls")
+    ca_secret = tls_secrets(docs).get(CA_NAME)
+    C.check(len(bundles) == 1 and None not in bundles and secret is not None and ca_secret is not None,
+            f"[{label}] every webhook carries the same caBundle; the serving Secret and the release CA are rendered")
+    if len(bundles) != 1 or None in bundles or secret is None or ca_secret is None:
+        return
+    bundle = base64.b64decode(next(iter(bundles)))
+    ca = Cert(bundle)
+    serving = Cert(b64(secret, "tls.crt"))
+    C.check(ca.is_ca and serving.signed_by(ca) and bundle == b64(secret, "ca.crt") == b64(ca_secret, "tls.crt"),
+            f"[{label}] caBundle decodes to the CA certificate that signed the serving certificate {GW_NAME}-tls "
+            f"({CERT_TOOL}: signature checked), the same as its ca.crt and the release CA {CA_NAME}")
+    C.check(sorted(serving.dns) == sorted(expected_sans("gardener-webhooks")) and f"{GW_NAME}.{NAMESPACE}.svc" in serving.dns,
+            f"[{label}] the serving certificate names the Service as the kube-apiserver calls it ({GW_NAME}.{NAMESPACE}.svc)")
+
+
+def check_gw_off(chart: "helm.Chart") -> None:
+    rendered = render(chart, {"gardenerWebhooks": {"garden": {"defaults": {"maxPods": 110}}, "seed": {"shootWebhookURL": "https://x"}}})
+    docs = docs_of(rendered)
+    C.check(not gw_docs(docs) and not any(d["kind"] in WEBHOOK_KINDS for d in docs)
+            and f"{GW_NAME}-tls" not in tls_secrets(docs),
+            "neither garden nor seed (values set): no gardener-webhooks object, no webhook configuration, no certificate")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check("gardener-webhooks" not in notes, "neither garden nor seed: NOTES do not mention gardener-webhooks")
+    C.check(not any(n.startswith("metal-mesh:gardener-webhooks") for n in access_roles(docs)),
+            "neither garden nor seed: no metal-mesh:gardener-webhooks:* ClusterRoles")
+    for what, values in [("gardenerWebhooks.enabled=true", {"gardenerWebhooks": {"enabled": True}}),
+                         ("gardenerWebhooks.enabled=true with seed on", {"gardenerWebhooks": {"enabled": True, "seed": {"enabled": True}}})]:
+        err = render_error(chart, values)
+        message = "gardenerWebhooks.enabled is replaced by two switches: gardenerWebhooks.garden.enabled"
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"the old switch {what}: rendering fails with {message!r}")
+    C.check(render_error(chart, {"gardenerWebhooks": {"enabled": False}}) is None,
+            "the old switch set to false: renders (nothing to migrate)")
+
+
+def check_gw_common(docs: list[dict[str, Any]], label: str, image: str) -> None:
+    """What every mode shares: the Deployment's pod (image, command, TLS, auth, probes, locked
+    down), its ServiceAccount and auth-delegator binding, the Service, NetworkPolicy, PDB and the
+    access ClusterRoles."""
+    dep = one(docs, "Deployment", GW_NAME)
+    pod = dep["spec"]["template"]["spec"]
+    c = gw_container(docs)
+    C.check(c["image"] == image and c["command"] == ["/usr/local/bin/gardener-webhooks"] and dep["spec"]["replicas"] == 2,
+            f"[{label}] Deployment {GW_NAME}: 2 replicas, image {image}, command /usr/local/bin/gardener-webhooks")
+    check_server_tls(docs, "gardener-webhooks", label, f"{GW_NAME}-tls")
+    check_auth_delegator(docs, "gardener-webhooks", label)
+    sc, psc = c["securityContext"], pod["securityContext"]
+    C.check(sc.get("runAsNonRoot") is True and sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
+            and sc.get("capabilities") == {"drop": ["ALL"]} and psc.get("runAsUser") == 65532 and psc.get("fsGroup") == 65532
+            and pod.get("enableServiceLinks") is False,
+            f"[{label}] locked-down pod: uid 65532, fsGroup 65532, read-only root, drop ALL, no service links")
+    C.check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+            and c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
+            and c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
+            f"[{label}] probes: liveness and startup GET /healthz, readiness GET /readyz, scheme HTTPS on port https")
+    sel = dep["spec"]["selector"]["matchLabels"]
+    C.check(sel == {"app.kubernetes.io/name": "metal-mesh", "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "gardener-webhooks"}
+            and all(dep["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items()),
+            f"[{label}] the Deployment selects its pods by name, instance and component gardener-webhooks")
+    svc = one(docs, "Service", GW_NAME)
+    C.check(svc["spec"]["type"] == "ClusterIP" and svc["spec"]["selector"] == sel
+            and svc["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}],
+            f"[{label}] Service {GW_NAME}: ClusterIP, port https 443 -> https")
+    np_ = one(docs, "NetworkPolicy", GW_NAME)
+    C.check(np_["spec"]["podSelector"] == {"matchLabels": sel} and np_["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9443}]}],
+            f"[{label}] NetworkPolicy {GW_NAME}: its pods, ingress from anywhere on TCP 9443 only")
+    pdb = one(docs, "PodDisruptionBudget", GW_NAME)
+    C.check(pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": sel}},
+            f"[{label}] PodDisruptionBudget {GW_NAME}: maxUnavailable 1 (the webhooks fail closed)")
+    roles_ = access_roles(docs)
+    C.check({n: r for n, r in roles_.items() if ":gardener-webhooks:" in n}
+            == {"metal-mesh:gardener-webhooks:viewer": GW_RULES, "metal-mesh:gardener-webhooks:editor": GW_RULES},
+            f"[{label}] ClusterRoles metal-mesh:gardener-webhooks:viewer and :editor: create /v1/default/shoot, /v1/validate/shoot; get /metrics")
+    C.check(all(not has_wildcard(d["rules"]) for d in docs if d["kind"] == "ClusterRole"), f"[{label}] no wildcard in any rule")
+
+
+def gw_roles(docs: list[dict[str, Any]]) -> dict[str, set[tuple[str, ...]]]:
+    """gardener-webhooks' own ClusterRoles (not the access roles) as permission sets, and checks
+    that each is bound to its ServiceAccount."""
+    out = {}
+    for d in docs:
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in (GW_GARDEN_ROLE, GW_SEED_ROLE):
+            out[d["metadata"]["name"]] = rule_perms(d["rules"])
+            crb = one(docs, "ClusterRoleBinding", d["metadata"]["name"])
+            C.check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": d["metadata"]["name"]}
+                    and crb["subjects"] == [{"kind": "ServiceAccount", "name": GW_NAME, "namespace": NAMESPACE}],
+                    f"ClusterRoleBinding {d['metadata']['name']}: binds its ClusterRole to the ServiceAccount {GW_NAME}")
+    return out
+
+
+def check_gw_garden(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = gw_values(garden=True)
+    lint(chart_dir, values, "gardener-webhooks garden", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "gardener-webhooks garden", kv)
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    C.check(sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs) == sorted([
+        f"Deployment/{GW_NAME}", f"Service/{GW_NAME}", f"ServiceAccount/{GW_NAME}", f"NetworkPolicy/{GW_NAME}",
+        f"PodDisruptionBudget/{GW_NAME}", f"ClusterRole/{GW_GARDEN_ROLE}", f"ClusterRoleBinding/{GW_GARDEN_ROLE}",
+        f"ClusterRoleBinding/{GW_NAME}-auth-delegator", f"ValidatingWebhookConfiguration/{GW_NAME}",
+        f"MutatingWebhookConfiguration/{GW_NAME}", f"Secret/{CA_NAME}", f"Secret/{GW_NAME}-tls",
+        "ClusterRole/metal-mesh:gardener-webhooks:editor", "ClusterRole/metal-mesh:gardener-webhooks:viewer"]),
+        "[garden] exactly: Deployment, Service, ServiceAccount, NetworkPolicy, PDB, the garden ClusterRole and binding, "
+        "auth-delegator binding, Validating- and MutatingWebhookConfiguration, CA and serving Secret, access ClusterRoles")
+    args = gw_container(docs)["args"]
+    want = gw_args("validator,secrets-validator,mutator")
+    if args != want:
+        print(f"        got: {args}")
+    C.check(args == want, f"[garden] args exactly: {' '.join(want)}")
+    C.check("env" not in gw_container(docs), "[garden] no garden.defaults: no env at all (the binary's defaults)")
+    check_gw_common(docs, "garden", image)
+    check_gw_configs(docs, "garden", ["validator", "secrets-validator"], ["mutator"])
+    check_gw_ca_bundle_self_signed(docs, "garden")
+    perms = gw_roles(docs)
+    C.check(perms == {GW_GARDEN_ROLE: GW_GARDEN_PERMS},
+            "[garden] RBAC exactly: core.gardener.cloud cloudprofiles, namespacedcloudprofiles get/list/watch; secrets get (no seed role)")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    for needle in [f"Deployment {GW_NAME}", "--webhooks validator,secrets-validator,mutator", "/webhooks/validate/secrets",
+                   f"{GW_NAME}-tls", "/v1/validate/shoot", "metal-mesh:gardener-webhooks:viewer"]:
+        C.check(needle in notes, f"[garden] NOTES mention {needle!r}")
+
+
+def check_gw_seed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = gw_values(seed=True)
+    lint(chart_dir, values, "gardener-webhooks seed", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "gardener-webhooks seed", kv)
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    C.check(sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["kind"] not in ("Secret",) and not is_access_role(d)) == sorted([
+        f"Deployment/{GW_NAME}", f"Service/{GW_NAME}", f"ServiceAccount/{GW_NAME}", f"NetworkPolicy/{GW_NAME}",
+        f"PodDisruptionBudget/{GW_NAME}", f"ClusterRole/{GW_SEED_ROLE}", f"ClusterRoleBinding/{GW_SEED_ROLE}",
+        f"ClusterRoleBinding/{GW_NAME}-auth-delegator", f"MutatingWebhookConfiguration/{GW_NAME}"]),
+        "[seed] exactly: Deployment, Service, ServiceAccount, NetworkPolicy, PDB, the seed ClusterRole and binding, "
+        "auth-delegator binding, MutatingWebhookConfiguration (no validating one, no shoot one without shootWebhookURL)")
+    args = gw_container(docs)["args"]
+    want = gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(image))
+    if args != want:
+        print(f"        got: {args}")
+    C.check(args == want, f"[seed] args exactly: {' '.join(want)}")
+    check_gw_common(docs, "seed", image)
+    check_gw_configs(docs, "seed", [], ["controlplane", "seedprovider"])
+    check_gw_ca_bundle_self_signed(docs, "seed")
+    C.check(gw_roles(docs) == {GW_SEED_ROLE: GW_SEED_PERMS},
+            "[seed] RBAC exactly: extensions.gardener.cloud clusters get/list/watch; secrets get (no garden role)")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check("gardenerWebhooks.seed.shootWebhookURL" in notes, "[seed] NOTES say how to render the shoot webhook's configuration")
+
+    # The shoot webhook's configuration, for the shoots: by URL.
+    url = f"https://{GW_NAME}.{NAMESPACE}.svc:443"
+    for given in (url, url + "/"):
+        values = gw_values(seed={"shootWebhookURL": given})
+        lint(chart_dir, values, f"seed, shootWebhookURL {given}", kv[-1:])
+        rendered = render(chart, values)
+        docs = docs_of(rendered)
+        validate(docs, f"seed, shootWebhookURL {given}", kv)
+        check_gw_configs(docs, f"seed, shootWebhookURL {given}", [], ["controlplane", "seedprovider"],
+                         shoot={"url": f"{url}/webhooks/shoot"})
+        check_gw_ca_bundle_self_signed(docs, f"seed, shootWebhookURL {given}")
+    shoot = webhook_configs(docs)[("MutatingWebhookConfiguration", GW_SHOOT_CONFIG)]["webhooks"][0]["clientConfig"]
+    C.check("service" not in shoot and shoot["url"] == f"{url}/webhooks/shoot",
+            "[shoot webhook] clientConfig.url = shootWebhookURL (trailing slash dropped) + /webhooks/shoot, no service reference")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check(f"helm get manifest {RELEASE} -n {NAMESPACE} | kubectl --kubeconfig <shoot kubeconfig> apply -l metal-mesh/webhook-target=shoot -f -" in notes,
+            "[shoot webhook] NOTES: how to apply it in a shoot (helm get manifest | kubectl apply -l metal-mesh/webhook-target=shoot)")
+    docs = docs_of(render(chart, gw_values(seed={"shootWebhookURL": url, "shootWebhookFailurePolicy": "Ignore"})))
+    check_gw_configs(docs, "shootWebhookFailurePolicy Ignore", [], ["controlplane", "seedprovider"],
+                     shoot={"url": f"{url}/webhooks/shoot", "failure": "Ignore"})
+
+    # Every seed and runtime flag from values.
+    values = gw_values(seed={"machineControllerManagerImage": "registry.example.com/metal-mesh:9.9.9",
+                                        "etcd": {"storageClassName": "csi-driver-lvm-mirror", "storageCapacity": "25Gi",
+                                                 "backupSchedule": "0 */12 * * *", "backupDeltaSnapshotPeriod": "5m",
+                                                 "evictionAllowed": True}},
+                       webhooksRequireAuth=True, logFormat="json", logLevel="debug", otlpEndpoint="http://otel:4317",
+                       shutdownTimeout="20s", listenAddress="::", port=8443, service={"port": 9443},
+                       extraArgs=["--kubeconfig", "/etc/x"], extraEnv=[{"name": "RUST_LOG", "value": "debug"}])
+    values["image"] = {"repository": "registry.example.com/metal-mesh", "tag": "1.2.3"}
+    lint(chart_dir, values, "seed, every flag", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "seed, every flag", kv[-1:])
+    c = gw_container(docs)
+    want = gw_args("controlplane,seedprovider,shoot", listen="[::]:8443", require_auth=True,
+                   runtime=["--log-format", "json", "--log-level", "debug", "--otlp-endpoint", "http://otel:4317", "--shutdown-timeout", "20s"],
+                   seed=["--machine-controller-manager-image", "registry.example.com/metal-mesh:9.9.9",
+                         "--etcd-storage-class-name", "csi-driver-lvm-mirror", "--etcd-storage-capacity", "25Gi",
+                         "--etcd-backup-schedule", "0 */12 * * *", "--etcd-backup-delta-snapshot-period", "5m", "--etcd-eviction-allowed"],
+                   extra=["--kubeconfig", "/etc/x"])
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[seed, every flag] args exactly: {' '.join(want)}")
+    C.check(c["image"] == "registry.example.com/metal-mesh:1.2.3" and c.get("env") == [{"name": "RUST_LOG", "value": "debug"}]
+            and {p["name"]: p["containerPort"] for p in c["ports"]} == {"https": 8443},
+            "[seed, every flag] the shared image; extraEnv only (no DEFAULTER_* without garden); container port https 8443")
+    check_gw_configs(docs, "seed, every flag", [], ["controlplane", "seedprovider"], port=9443)
+    C.check(one(docs, "NetworkPolicy", GW_NAME)["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8443}],
+            "[seed, every flag] the NetworkPolicy follows port (8443)")
+    docs = docs_of(render(chart, gw_values(seed={"etcd": {"storageCapacity": ""}})))
+    C.check(gw_container(docs)["args"] == gw_args("controlplane,seedprovider,shoot",
+                                                  seed=["--machine-controller-manager-image", image]),
+            "[seed] storageCapacity empty: no --etcd-storage-capacity (the binary's 16Gi)")
+
+
+def check_gw_both(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = gw_values(garden=True, seed={"shootWebhookURL": f"https://{GW_NAME}.{NAMESPACE}.svc"})
+    lint(chart_dir, values, "gardener-webhooks garden and seed", kv)
+    docs = docs_of(render(chart, values))
+    validate(docs, "gardener-webhooks garden and seed", kv)
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    C.check(len([d for d in docs if d["kind"] == "Deployment"]) == 1, "[garden+seed] ONE Deployment serves both")
+    args = gw_container(docs)["args"]
+    want = gw_args("validator,secrets-validator,mutator,controlplane,seedprovider,shoot", seed=gw_seed_args(image))
+    if args != want:
+        print(f"        got: {args}")
+    C.check(args == want, f"[garden+seed] args exactly: {' '.join(want)}")
+    check_gw_common(docs, "garden+seed", image)
+    check_gw_configs(docs, "garden+seed", ["validator", "secrets-validator"], ["mutator", "controlplane", "seedprovider"],
+                     shoot={"url": f"https://{GW_NAME}.{NAMESPACE}.svc/webhooks/shoot"})
+    check_gw_ca_bundle_self_signed(docs, "garden+seed")
+    C.check(gw_roles(docs) == {GW_GARDEN_ROLE: GW_GARDEN_PERMS, GW_SEED_ROLE: GW_SEED_PERMS},
+            "[garden+seed] RBAC exactly: the garden and the seed ClusterRole, each bound to the ServiceAccount")
+    # Next to every other service: one CA signs all, the webhooks trust exactly it.
+    docs = docs_of(render(chart, all_services()))
+    check_gw_ca_bundle_self_signed(docs, "all services")
+    # Replicas and the PodDisruptionBudget.
+    docs = docs_of(render(chart, gw_values(garden=True, replicas=1)))
+    C.check(one(docs, "Deployment", GW_NAME)["spec"]["replicas"] == 1 and not any(d["kind"] == "PodDisruptionBudget" for d in docs),
+            "replicas 1: no PodDisruptionBudget (it would block every drain)")
+    docs = docs_of(render(chart, gw_values(garden=True, podDisruptionBudget={"enabled": False})))
+    C.check(not any(d["kind"] == "PodDisruptionBudget" for d in docs), "podDisruptionBudget.enabled=false: no PodDisruptionBudget")
+    # With networkPolicy.from the kube-apiservers must be admitted: networkPolicy.extraFrom.
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    apiservers = [{"ipBlock": {"cidr": "10.0.0.0/24"}}]
+    docs = docs_of(render(chart, deep_merge(gw_values(garden=True, networkPolicy={"extraFrom": apiservers}), {"networkPolicy": {"from": peers}})))
+    validate([one(docs, "NetworkPolicy", GW_NAME)], "gardener-webhooks networkPolicy.extraFrom", kv[-1:])
+    C.check(one(docs, "NetworkPolicy", GW_NAME)["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9443}], "from": peers + apiservers}],
+            "networkPolicy.from + gardenerWebhooks.networkPolicy.extraFrom: the given peers and the kube-apiservers' sources")
+    docs = docs_of(render(chart, gw_values(garden=True, networkPolicy={"extraFrom": apiservers})))
+    C.check(one(docs, "NetworkPolicy", GW_NAME)["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9443}]}],
+            "extraFrom without networkPolicy.from: still from anywhere")
+
+
+def some_ca_pem(chart: "helm.Chart") -> bytes:
+    """A real CA certificate (PEM) from a render, for gardenerWebhooks.caBundle."""
+    return b64(tls_secrets(docs_of(render(chart, {})))[CA_NAME], "tls.crt")
+
+
+def check_gw_tls_modes(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    # cert-manager: a Certificate for the Service names; cainjector fills the caBundle in.
+    values = gw_values(garden=True, seed={"shootWebhookURL": "https://hook.example"}) | {
+        "tls": {"certManager": True, "issuerRef": {"name": "mesh-ca"}}}
+    lint(chart_dir, values, "gardener-webhooks, tls.certManager", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "gardener-webhooks, tls.certManager", kv)
+    configs = webhook_configs(docs)
+    C.check(len(configs) == 3 and all(c["metadata"].get("annotations") == {"cert-manager.io/inject-ca-from": f"{NAMESPACE}/{GW_NAME}"}
+                                       for c in configs.values()),
+            f"[certManager] every webhook configuration is annotated cert-manager.io/inject-ca-from: {NAMESPACE}/{GW_NAME} (its Certificate)")
+    C.check(all("caBundle" not in w["clientConfig"] for w in all_webhooks(docs)), "[certManager] no caBundle (cainjector injects it)")
+    cert = one(docs, "Certificate", GW_NAME)
+    C.check(cert["spec"]["secretName"] == f"{GW_NAME}-cert-manager-tls" and sorted(cert["spec"]["dnsNames"]) == sorted(expected_sans("gardener-webhooks")),
+            f"[certManager] the Certificate {GW_NAME} (named in the annotation) covers the Service's DNS names, Secret {GW_NAME}-cert-manager-tls")
+    check_server_tls(docs, "gardener-webhooks", "certManager", f"{GW_NAME}-cert-manager-tls")
+    C.check(not tls_secrets(docs), "[certManager] no self-signed CA or serving Secret")
+    check_gw_configs(docs, "certManager", ["validator", "secrets-validator"], ["mutator", "controlplane", "seedprovider"],
+                     shoot={"url": "https://hook.example/webhooks/shoot"})
+
+    # existingSecret: the CA cannot be read at render time: caBundle is required.
+    err = render_error(chart, gw_values(garden=True, tls={"existingSecret": "gw-own"}))
+    message = "gardenerWebhooks.caBundle is required with gardenerWebhooks.tls.existingSecret (gw-own)"
+    if err is not None and message not in err:
+        print(f"        got: {err}")
+    C.check(err is not None and message in err and "--set-file gardenerWebhooks.caBundle=ca.crt" in (err or ""),
+            f"[existingSecret] without caBundle: rendering fails with {message!r} and says how to give it")
+    pem = some_ca_pem(chart)
+    values = gw_values(garden=True, seed={"shootWebhookURL": "https://hook.example"}, tls={"existingSecret": "gw-own"},
+                       caBundle=pem.decode())
+    lint(chart_dir, values, "gardener-webhooks, existingSecret + caBundle", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "gardener-webhooks, existingSecret + caBundle", kv[-1:])
+    bundles = [w["clientConfig"].get("caBundle") for w in all_webhooks(docs)]
+    C.check(len(bundles) == 6 and all(b is not None and base64.b64decode(b) == pem for b in bundles) and Cert(pem).is_ca,
+            "[existingSecret] every webhook's caBundle (6) decodes to exactly the given gardenerWebhooks.caBundle PEM")
+    C.check(not tls_secrets(docs) and not any(c["metadata"].get("annotations") for c in webhook_configs(docs).values()),
+            "[existingSecret] no chart-made TLS Secret, no cert-manager annotation")
+    check_server_tls(docs, "gardener-webhooks", "existingSecret", "gw-own")
+    cases = [
+        ("existingSecret with a non-PEM caBundle", gw_values(garden=True, tls={"existingSecret": "gw-own"}, caBundle="not a certificate"),
+         "gardenerWebhooks.caBundle must be PEM"),
+        ("caBundle with self-signed certificates", gw_values(garden=True, caBundle=pem.decode()),
+         "gardenerWebhooks.caBundle is only used with gardenerWebhooks.tls.existingSecret: with self-signed certificates"),
+        ("caBundle with tls.certManager", gw_values(seed=True, caBundle=pem.decode()) | {"tls": {"certManager": True, "issuerRef": {"name": "x"}}},
+         "gardenerWebhooks.caBundle is only used with gardenerWebhooks.tls.existingSecret: with tls.certManager"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+
+
+def check_gw_defaults_env(chart: "helm.Chart", kv: list[str]) -> None:
+    docs = docs_of(render(chart, gw_values(garden={"defaults": {k: v[0] for k, v in GW_DEFAULTS_ALL.items()}})))
+    validate([one(docs, "Deployment", GW_NAME)], "garden.defaults, every key", kv[-1:])
+    env = gw_container(docs).get("env", [])
+    want = {v[1]: v[2] for v in GW_DEFAULTS_ALL.values()}
+    got = {e["name"]: e.get("value") for e in env}
+    if got != want:
+        print(f"        got: {got}")
+    C.check(got == want and len(env) == 18 and all(set(e) == {"name", "value"} for e in env),
+            "garden.defaults with all 18 keys: exactly DEFAULTER_<KEY upper-cased> each (ints and bools as strings, ciliumDevices joined with commas)")
+    docs = docs_of(render(chart, gw_values(garden={"defaults": {"maxPods": 110, "ciliumDevices": "lan+, lo", "podsCIDR": None}},
+                                           extraEnv=[{"name": "RUST_LOG", "value": "debug"}])))
+    C.check(gw_container(docs)["env"] == [{"name": "DEFAULTER_CILIUMDEVICES", "value": "lan+,lo"}, {"name": "DEFAULTER_MAXPODS", "value": "110"},
+                                           {"name": "RUST_LOG", "value": "debug"}],
+            "garden.defaults {maxPods, ciliumDevices as a string, podsCIDR null}: only the keys given (null left out), then extraEnv")
+    docs = docs_of(render(chart, gw_values(seed=True, garden={"enabled": False, "defaults": {"maxPods": 110}})))
+    C.check("env" not in gw_container(docs), "garden.defaults without garden.enabled (seed only): no DEFAULTER_* variables")
+    cases = [
+        ("unknown key", {"maxPod": 110}, "gardenerWebhooks.garden.defaults.maxPod is not a defaulter setting: the keys are maxPods"),
+        ("maxPods not a number", {"maxPods": "many"}, 'gardenerWebhooks.garden.defaults.maxPods must be a whole number, not "many"'),
+        ("ciliumMTU fractional", {"ciliumMTU": 1440.5}, "gardenerWebhooks.garden.defaults.ciliumMTU must be a whole number"),
+        ("calicoTyphaEnabled not a bool", {"calicoTyphaEnabled": "yes"}, 'gardenerWebhooks.garden.defaults.calicoTyphaEnabled must be true or false, not "yes"'),
+        ("podsCIDR not a CIDR", {"podsCIDR": "10.240.0.0"}, 'gardenerWebhooks.garden.defaults.podsCIDR must be a CIDR (e.g. 10.240.0.0/13), not "10.240.0.0"'),
+        ("networkType empty", {"networkType": ""}, "gardenerWebhooks.garden.defaults.networkType must not be empty"),
+        ("ciliumDevices a map", {"ciliumDevices": {"a": 1}}, "gardenerWebhooks.garden.defaults.ciliumDevices must be a list"),
+        ("maxPods a list", {"maxPods": [1]}, "gardenerWebhooks.garden.defaults.maxPods must be a single value, not a list"),
+    ]
+    for what, defaults, message in cases:
+        err = render_error(chart, gw_values(garden={"defaults": defaults}))
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"garden.defaults {what}: rendering fails with {message!r}")
+
+
+def check_gw_failures(chart: "helm.Chart") -> None:
+    cases = [
+        ("logFormat invalid", gw_values(garden=True, logFormat="xml"), 'gardenerWebhooks.logFormat must be text or json, not "xml"'),
+        ("port 0", gw_values(garden=True, port=0), "gardenerWebhooks.port must be 1..65535, not 0"),
+        ("service.port 70000", gw_values(seed=True, service={"port": 70000}), "gardenerWebhooks.service.port must be 1..65535, not 70000"),
+        ("replicas 0", gw_values(garden=True, replicas=0), "gardenerWebhooks.replicas must be a whole number >= 1"),
+        ("storageCapacity invalid", gw_values(seed={"etcd": {"storageCapacity": "lots"}}),
+         'gardenerWebhooks.seed.etcd.storageCapacity must be a quantity (e.g. 16Gi), not "lots"'),
+        ("backupDeltaSnapshotPeriod invalid", gw_values(seed={"etcd": {"backupDeltaSnapshotPeriod": "5 minutes"}}),
+         'gardenerWebhooks.seed.etcd.backupDeltaSnapshotPeriod must be a duration (e.g. 5m), not "5 minutes"'),
+        ("backupSchedule not five fields", gw_values(seed={"etcd": {"backupSchedule": "@daily"}}),
+         "gardenerWebhooks.seed.etcd.backupSchedule must be a cron schedule of five fields"),
+        ("shootWebhookURL http", gw_values(seed={"shootWebhookURL": "http://hook.example"}),
+         f"gardenerWebhooks.seed.shootWebhookURL must be an https:// URL without user, query or fragment (the shoots' kube-apiservers call it; "
+         f"/webhooks/shoot is appended), e.g. https://{GW_NAME}.{NAMESPACE}.svc:443"),
+        ("shootWebhookURL with a query", gw_values(seed={"shootWebhookURL": "https://hook.example/?x=1"}),
+         "gardenerWebhooks.seed.shootWebhookURL must be an https:// URL"),
+        ("shootWebhookFailurePolicy invalid", gw_values(seed={"shootWebhookFailurePolicy": "Retry"}),
+         'gardenerWebhooks.seed.shootWebhookFailurePolicy must be Fail or Ignore, not "Retry"'),
+        ("--auth none", gw_values(garden=True, extraArgs=["--auth=none"]), "gardenerWebhooks.extraArgs: --auth none is not allowed"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"gardener-webhooks {what}: rendering fails with {message!r}")
+
+
+def check_gw_docs() -> None:
+    chart_dir = ROOT / "helm" / "metal-mesh"
+    readme = (chart_dir / "README.md").read_text()
+    for needle in ["## What gardener-webhooks gets", "gardenerWebhooks.garden.enabled", "gardenerWebhooks.seed.enabled",
+                   "gardenerWebhooks.garden.defaults", "DEFAULTER_MAXPODS", "gardenerWebhooks.seed.shootWebhookURL",
+                   "metal-mesh/webhook-target=shoot", "gardenerWebhooks.caBundle", "cert-manager.io/inject-ca-from",
+                   "--webhooks-require-auth", "metal-mesh:gardener-webhooks:viewer", "/v1/validate/shoot", "/v1/default/shoot",
+                   "--machine-controller-manager-image", "--etcd-storage-capacity", "failurePolicy", "matchPolicy",
+                   "build-image.sh", "gardenerWebhooks.networkPolicy.extraFrom", "from-all-webhook-targets-allowed-ports"]:
+        C.check(needle in readme, f"README.md (gardener-webhooks) mentions {needle!r}")
+    C.check("`gardenerWebhooks.enabled`" not in readme.split("## Values")[1] if "## Values" in readme else False,
+            "README values table: the placeholder gardenerWebhooks.enabled is gone")
+    values_text = (chart_dir / "values.yaml").read_text()
+    for needle in ["gardenerWebhooks:", "shootWebhookURL:", "machineControllerManagerImage:", "storageCapacity: 16Gi", "caBundle:",
+                   "webhooksRequireAuth:", "defaults: {}"]:
+        C.check(needle in values_text, f"values.yaml documents {needle!r}")
+
+
+# --------------------------------------------------------------------------------------------
 # TLS, delegated auth, access roles and NetworkPolicies of every service
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -2254,14 +2846,17 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def all_services(**over: Any) -> dict[str, Any]:
-    """Values with every service on (lb-allocator wired to the embedded metal-api), merged with over."""
-    base = {"lbAllocator": dict(LB_REQUIRED), "ruleCompiler": {"enabled": True}, "volumeManager": {"enabled": True}}
+    """Values with every service on (lb-allocator wired to the embedded metal-api, gardener-webhooks
+    for a garden and a seed at once), merged with over."""
+    base = {"lbAllocator": dict(LB_REQUIRED), "ruleCompiler": {"enabled": True}, "volumeManager": {"enabled": True},
+            "gardenerWebhooks": {"garden": {"enabled": True}, "seed": {"enabled": True}}}
     return deep_merge(base, over)
 
 
-SERVICE_KEYS = {"metal-api": "metalApi", "lb-allocator": "lbAllocator", "rule-compiler": "ruleCompiler", "volume-manager": "volumeManager"}
+SERVICE_KEYS = {"metal-api": "metalApi", "lb-allocator": "lbAllocator", "rule-compiler": "ruleCompiler", "volume-manager": "volumeManager",
+                "gardener-webhooks": "gardenerWebhooks"}
 # The API port of every service with its defaults (container port `https`).
-SERVICE_PORTS = {"metal-api": 8080, "lb-allocator": 8080, "rule-compiler": 8084, "volume-manager": 8083}
+SERVICE_PORTS = {"metal-api": 8080, "lb-allocator": 8080, "rule-compiler": 8084, "volume-manager": 8083, "gardener-webhooks": 9443}
 
 # The access ClusterRoles, exactly: one rule per verb (verbs in alphabetical order), each with
 # its nonResourceURLs sorted.
@@ -2270,6 +2865,9 @@ RC_RULES = [{"nonResourceURLs": ["/v1/compile"], "verbs": ["create"]},
             {"nonResourceURLs": ["/metrics", "/v1/ruleset", "/v1/status"], "verbs": ["get"]}]
 VM_RULES = [{"nonResourceURLs": ["/metrics", "/v1/capacity", "/v1/snapshots", "/v1/volumegroups", "/v1/volumes"], "verbs": ["get"]}]
 API_RULES = [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+# gardener-webhooks: its two REST paths are pure computations (POST: create), for viewers too.
+GW_RULES = [{"nonResourceURLs": ["/v1/default/shoot", "/v1/validate/shoot"], "verbs": ["create"]},
+            {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
 ACCESS_ROLES = {
     "metal-api": {"viewer": API_RULES, "editor": API_RULES},
     "lb-allocator": {
@@ -2279,6 +2877,7 @@ ACCESS_ROLES = {
     },
     "rule-compiler": {"viewer": RC_RULES, "editor": RC_RULES},
     "volume-manager": {"viewer": VM_RULES, "editor": VM_RULES},
+    "gardener-webhooks": {"viewer": GW_RULES, "editor": GW_RULES},
 }
 
 
@@ -2349,8 +2948,8 @@ def check_tls_self_signed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list
         check_server_tls(docs, comp, "self-signed", f"{name}-tls")
     C.check(not any(d["kind"] == "Certificate" for d in docs), "[self-signed] no cert-manager Certificate")
     svcs = [d for d in docs if d["kind"] == "Service"]
-    C.check(len(svcs) == 4 and all([(p["name"], p["targetPort"]) for p in s["spec"]["ports"]] == [("https", "https")] for s in svcs),
-            "[self-signed] every Service (metal-api, its headless one, lb-allocator, rule-compiler) has the one port https -> https")
+    C.check(len(svcs) == 5 and all([(p["name"], p["targetPort"]) for p in s["spec"]["ports"]] == [("https", "https")] for s in svcs),
+            "[self-signed] every Service (metal-api, its headless one, lb-allocator, rule-compiler, gardener-webhooks) has the one port https -> https")
     for comp in SERVICE_NAMES:
         c = next(x for x in workload(docs, comp)["spec"]["template"]["spec"]["containers"] if x["name"] == comp)
         C.check({p["name"]: p["containerPort"] for p in c["ports"]} == {"https": SERVICE_PORTS[comp]},
@@ -2377,6 +2976,7 @@ def check_tls_self_signed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list
 def check_tls_existing(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
     user = {comp: f"my-{comp}-tls" for comp in SERVICE_NAMES}
     values = all_services(**{SERVICE_KEYS[comp]: {"tls": {"existingSecret": name}} for comp, name in user.items()})
+    values = deep_merge(values, {"gardenerWebhooks": {"caBundle": some_ca_pem(chart).decode()}})  # required with existingSecret
     lint(chart_dir, values, "every service with tls.existingSecret", kv[-1:])
     docs = docs_of(render(chart, values))
     vm_validate(docs, "every service with tls.existingSecret", kv)
@@ -2390,14 +2990,15 @@ def check_tls_existing(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[st
             f"[existingSecret] lb-allocator trusts ca.crt of metal-api's Secret {user['metal-api']} (METAL_API_CA_FILE)")
     # One service with its own Secret, the others self-signed.
     docs = docs_of(render(chart, all_services(lbAllocator={"tls": {"existingSecret": "lb-own"}})))
-    check_self_signed_secrets(docs, "lb-allocator existingSecret, others self-signed", ["metal-api", "rule-compiler", "volume-manager"])
+    check_self_signed_secrets(docs, "lb-allocator existingSecret, others self-signed",
+                              ["metal-api", "rule-compiler", "volume-manager", "gardener-webhooks"])
     check_server_tls(docs, "lb-allocator", "lb-allocator existingSecret", "lb-own")
     check_server_tls(docs, "rule-compiler", "lb-allocator existingSecret", f"{RC_NAME}-tls")
     # existingSecret wins over cert-manager too.
     docs = docs_of(render(chart, all_services(tls={"certManager": True, "issuerRef": {"name": "mesh-ca"}},
                                               volumeManager={"tls": {"existingSecret": "vm-own"}})))
-    C.check(sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Certificate") == sorted([API_NAME, LB_NAME, RC_NAME]),
-            "[certManager + volumeManager.tls.existingSecret] Certificates for the other three only")
+    C.check(sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Certificate") == sorted([API_NAME, LB_NAME, RC_NAME, GW_NAME]),
+            "[certManager + volumeManager.tls.existingSecret] Certificates for the others only")
     check_server_tls(docs, "volume-manager", "certManager + existingSecret", "vm-own")
 
 
@@ -2482,6 +3083,8 @@ def check_auth_flags(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]
         ("lbAllocator --auth=none", all_services(lbAllocator={"extraArgs": ["--auth=none"]}), "lbAllocator.extraArgs: --auth none is not allowed"),
         ("ruleCompiler --auth none", all_services(ruleCompiler={"extraArgs": ["--auth", "none"]}), "ruleCompiler.extraArgs: --auth none is not allowed"),
         ("volumeManager --auth=none", all_services(volumeManager={"extraArgs": ["--auth=none"]}), "volumeManager.extraArgs: --auth none is not allowed"),
+        ("gardenerWebhooks --auth none", all_services(gardenerWebhooks={"extraArgs": ["--auth", "none"]}),
+         "gardenerWebhooks.extraArgs: --auth none is not allowed"),
     ]
     for what, v, message in cases:
         err = render_error(chart, v)
@@ -2538,13 +3141,18 @@ def check_access_roles(chart: "helm.Chart", kv: list[str]) -> None:
         ("rule-compiler only", {"metalApi": {"enabled": False}, "ruleCompiler": {"enabled": True}}, ["rule-compiler"]),
         ("volume-manager only", {"metalApi": {"enabled": False}, "volumeManager": {"enabled": True}}, ["volume-manager"]),
         ("metal-api and volume-manager", {"volumeManager": {"enabled": True}}, ["metal-api", "volume-manager"]),
+        ("gardener-webhooks only (garden)", {"metalApi": {"enabled": False}, "gardenerWebhooks": {"garden": {"enabled": True}}},
+         ["gardener-webhooks"]),
+        ("gardener-webhooks only (seed)", {"metalApi": {"enabled": False}, "gardenerWebhooks": {"seed": {"enabled": True}}},
+         ["gardener-webhooks"]),
     ]
     for what, values, comps in cases:
         got = access_roles(docs_of(render(chart, values)))
         exp = {f"metal-mesh:{c}:{cap}": ACCESS_ROLES[c][cap] for c in comps for cap in ("viewer", "editor")}
         C.check(got == exp, f"{what}: the access ClusterRoles of the enabled services only ({', '.join(sorted(exp))})")
     docs = docs_of(render(chart, all_services(rbac={"accessRoles": False})))
-    C.check(not access_roles(docs) and len([d for d in docs if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == "system:auth-delegator"]) == 4,
+    C.check(not access_roles(docs) and len([d for d in docs if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == "system:auth-delegator"])
+            == len(SERVICE_NAMES),
             "rbac.accessRoles=false: no access ClusterRole (the auth-delegator bindings stay)")
     C.check(chart.values["rbac"] == {"accessRoles": True, "bindings": []}, "values: rbac.accessRoles true, rbac.bindings []")
 
@@ -2599,7 +3207,8 @@ def check_network_policies(chart: "helm.Chart", kv: list[str]) -> None:
     docs = docs_of(render(chart, all_services()))
     nps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     C.check(sorted(nps) == sorted(SERVICE_NAMES.values()), "networkPolicy.enabled (default): one NetworkPolicy per service")
-    want_ports = {"metal-api": [8080], "lb-allocator": [8080], "rule-compiler": [8084], "volume-manager": [8083, 9898]}
+    want_ports = {"metal-api": [8080], "lb-allocator": [8080], "rule-compiler": [8084], "volume-manager": [8083, 9898],
+                  "gardener-webhooks": [9443]}
     for comp, name in SERVICE_NAMES.items():
         np_ = nps.get(name, {"spec": {}, "metadata": {"labels": {}}})
         w = workload(docs, comp)
@@ -2709,7 +3318,8 @@ def check_render_script(chart: "helm.Chart") -> None:
         return subprocess.run([*(python or [sys.executable]), str(script), *args], capture_output=True, text=True, check=False)
 
     out = run("--set", "lbAllocator.enabled=true", "--set", "lbAllocator.projectId=p", "--set", "lbAllocator.partitionId=fra-equ01",
-              "--set", "lbAllocator.clusterId=c", "--set", "ruleCompiler.enabled=true", "--set", "volumeManager.enabled=true")
+              "--set", "lbAllocator.clusterId=c", "--set", "ruleCompiler.enabled=true", "--set", "volumeManager.enabled=true",
+              "--set", "gardenerWebhooks.garden.enabled=true")
     try:
         docs = json.loads(out.stdout)
     except ValueError:
@@ -2720,7 +3330,7 @@ def check_render_script(chart: "helm.Chart") -> None:
     docs = docs or []
     got = {d["metadata"]["name"]: d["rules"] for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].startswith("metal-mesh:")}
     want = {f"metal-mesh:{comp}:{cap}": rules for comp, caps in ACCESS_ROLES.items() for cap, rules in caps.items()}
-    C.check(got == want, "render_chart.py: the access ClusterRoles of all four services, exactly as rendered by the chart")
+    C.check(got == want, "render_chart.py: the access ClusterRoles of all five services, exactly as rendered by the chart")
     C.check(all(d["metadata"].get("namespace") in (None, NAMESPACE, "firewall", "metallb-system") for d in docs)
             and any(d["metadata"].get("namespace") == NAMESPACE for d in docs) and all(d["metadata"]["name"].startswith(RELEASE) or ":" in d["metadata"]["name"]
                                                                                       or d["kind"] in CLUSTER_KINDS or d["kind"] == "Role" for d in docs),
@@ -2801,6 +3411,11 @@ def render_upgrade(chart: "helm.Chart", values: dict[str, Any], cluster: dict[st
     return docs_of(rendered)
 
 
+def ca_bundles(docs: list[dict[str, Any]]) -> set[bytes | None]:
+    """The decoded caBundles of every webhook of the rendered configurations."""
+    return {base64.b64decode(w["clientConfig"]["caBundle"]) if "caBundle" in w["clientConfig"] else None for w in all_webhooks(docs)}
+
+
 def check_lookup(chart: "helm.Chart") -> None:
     values = all_services(metalApi={"hmac": {"adminKey": "given-admin"}})
     hmac = {
@@ -2811,13 +3426,13 @@ def check_lookup(chart: "helm.Chart") -> None:
     # What a first install left in the cluster: a render of its own (fresh CA and certificates).
     installed = tls_secrets(docs_of(render(chart, values)))
     tls_names = [CA_NAME] + [f"{n}-tls" for n in SERVICE_NAMES.values()]
-    C.check(sorted(installed) == sorted(tls_names), "the first install generated the CA and four serving certificates")
+    C.check(sorted(installed) == sorted(tls_names), f"the first install generated the CA and {len(SERVICE_NAMES)} serving certificates")
 
     # 1. Upgrade with everything in the cluster: every Secret is kept as it is.
     docs = render_upgrade(chart, values, {API_NAME: hmac, **installed})
     requested = set(FakeKubeAPI.requests)
     C.check(all(f"/api/v1/namespaces/{NAMESPACE}/secrets/{n}" in requested for n in [API_NAME] + tls_names),
-            f"upgrade render looked up the HMAC Secret, {CA_NAME} and the four serving-certificate Secrets (lookup)")
+            f"upgrade render looked up the HMAC Secret, {CA_NAME} and the {len(SERVICE_NAMES)} serving-certificate Secrets (lookup)")
     keys = {k: base64.b64decode(v).decode() for k, v in one(docs, "Secret", API_NAME)["data"].items()}
     C.check(keys.get("view-key") == "kept-view" and keys.get("edit-key") == "kept-edit",
             "generated HMAC keys already in the cluster are kept across an upgrade")
@@ -2826,13 +3441,16 @@ def check_lookup(chart: "helm.Chart") -> None:
     for name in tls_names:
         C.check(name in now and now[name]["data"] == installed[name]["data"],
                 f"all present: {name} is kept as it is (same tls.crt, tls.key, ca.crt)")
+    gw_tls = f"{GW_NAME}-tls"
+    C.check(ca_bundles(docs) == {b64(installed[CA_NAME], "tls.crt")} == {b64(installed[gw_tls], "ca.crt")},
+            "all present: every webhook's caBundle is the kept CA, which signed the kept gardener-webhooks certificate")
 
     # 2. lb-allocator's Secret is gone: only it is generated anew, signed by the kept CA.
     lb = f"{LB_NAME}-tls"
     docs = render_upgrade(chart, values, {API_NAME: hmac, **{n: s for n, s in installed.items() if n != lb}})
     now = tls_secrets(docs)
     C.check(all(now[n]["data"] == installed[n]["data"] for n in tls_names if n != lb),
-            "lb-allocator's Secret absent: the CA and the other three Secrets are kept as they are")
+            "lb-allocator's Secret absent: the CA and the other serving-certificate Secrets are kept as they are")
     ca = Cert(b64(installed[CA_NAME], "tls.crt"))
     fresh = Cert(b64(now[lb], "tls.crt"))
     C.check(b64(now[lb], "tls.crt") != b64(installed[lb], "tls.crt") and fresh.signed_by(ca)
@@ -2840,14 +3458,24 @@ def check_lookup(chart: "helm.Chart") -> None:
             and sorted(fresh.dns) == sorted(expected_sans("lb-allocator")),
             f"lb-allocator's Secret absent: a new certificate, signed by the kept CA (ca.crt = it), right SANs ({CERT_TOOL})")
 
+    # 2b. gardener-webhooks' Secret is gone: a new certificate signed by the kept CA, which the
+    # webhooks keep trusting.
+    docs = render_upgrade(chart, values, {API_NAME: hmac, **{n: s for n, s in installed.items() if n != gw_tls}})
+    now = tls_secrets(docs)
+    fresh = Cert(b64(now[gw_tls], "tls.crt"))
+    C.check(b64(now[gw_tls], "tls.crt") != b64(installed[gw_tls], "tls.crt") and fresh.signed_by(ca)
+            and ca_bundles(docs) == {ca.pem},
+            "gardener-webhooks' Secret absent: a new certificate signed by the kept CA; the caBundle stays that CA")
+
     # 3. Nothing in the cluster (a release whose Secrets were deleted): everything is new.
     docs = render_upgrade(chart, values, {})
     now = tls_secrets(docs)
     ca = Cert(b64(now[CA_NAME], "tls.crt"))
     C.check(sorted(now) == sorted(tls_names) and all(b64(now[n], "tls.crt") != b64(installed[n], "tls.crt") for n in tls_names),
-            "no Secret in the cluster: a new CA and four new certificates")
+            f"no Secret in the cluster: a new CA and {len(SERVICE_NAMES)} new certificates")
     C.check(all(Cert(b64(now[f"{n}-tls"], "tls.crt")).signed_by(ca) and b64(now[f"{n}-tls"], "ca.crt") == ca.pem for n in SERVICE_NAMES.values()),
             "no Secret in the cluster: every new certificate is signed by the new CA")
+    C.check(ca_bundles(docs) == {ca.pem}, "no Secret in the cluster: every webhook's caBundle is the new CA (the same render's)")
     keys = {k: base64.b64decode(v).decode() for k, v in one(docs, "Secret", API_NAME)["data"].items()}
     C.check(len(keys["view-key"]) == 48 and len(keys["edit-key"]) == 48 and keys["admin-key"] == "given-admin",
             "no HMAC Secret in the cluster: view and edit keys newly generated, the given admin key used")
@@ -2858,6 +3486,11 @@ def check_lookup(chart: "helm.Chart") -> None:
     C.check(b64(now[CA_NAME], "tls.crt") != b64(installed[CA_NAME], "tls.crt")
             and all(now[f"{n}-tls"]["data"] == installed[f"{n}-tls"]["data"] for n in SERVICE_NAMES.values()),
             "CA Secret absent: a new CA, but the existing serving-certificate Secrets are reused as they are")
+    old_ca = Cert(b64(installed[CA_NAME], "tls.crt"))
+    C.check(ca_bundles(docs) == {old_ca.pem} and Cert(b64(now[gw_tls], "tls.crt")).signed_by(old_ca)
+            and old_ca.pem != b64(now[CA_NAME], "tls.crt"),
+            "CA Secret absent: the webhooks' caBundle is the CA the kept gardener-webhooks certificate was issued with "
+            "(its ca.crt), not the new release CA")
 
     # 5. cert-manager and existingSecret modes look nothing up for TLS.
     render_upgrade(chart, all_services(tls={"certManager": True, "issuerRef": {"name": "x"}}), {})
@@ -2911,6 +3544,14 @@ def main() -> int:
         C.section("volume-manager: volume groups, Talos host path, kubelet dir, driver name, scheduling", lambda: check_vm_custom(chart, chart_dir, kv))
         C.section("volume-manager: invalid values fail rendering", lambda: check_vm_failures(chart))
         C.section("volume-manager: README", check_vm_docs)
+        C.section("gardener-webhooks: neither garden nor seed, the old switch", lambda: check_gw_off(chart))
+        C.section("gardener-webhooks: garden (validating and mutating admission, RBAC)", lambda: check_gw_garden(chart, chart_dir, kv))
+        C.section("gardener-webhooks: seed (controlplane, seedprovider, shoot webhook, seed flags)", lambda: check_gw_seed(chart, chart_dir, kv))
+        C.section("gardener-webhooks: garden and seed in one Deployment, PDB, NetworkPolicy peers", lambda: check_gw_both(chart, chart_dir, kv))
+        C.section("gardener-webhooks: caBundle with cert-manager and existingSecret", lambda: check_gw_tls_modes(chart, chart_dir, kv))
+        C.section("gardener-webhooks: garden.defaults -> DEFAULTER_* env", lambda: check_gw_defaults_env(chart, kv))
+        C.section("gardener-webhooks: invalid values fail rendering", lambda: check_gw_failures(chart))
+        C.section("gardener-webhooks: README and values", check_gw_docs)
         C.section("TLS: self-signed by default (CA and serving certificates parsed)", lambda: check_tls_self_signed(chart, chart_dir, kv))
         C.section("TLS: <service>.tls.existingSecret", lambda: check_tls_existing(chart, chart_dir, kv))
         C.section("TLS: cert-manager Certificates", lambda: check_tls_cert_manager(chart, chart_dir, kv))

@@ -84,6 +84,7 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
 }
 
 pub mod auth;
+pub mod gardener;
 pub mod kube;
 pub mod lb_allocator;
 pub mod metal_api;

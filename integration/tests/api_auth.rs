@@ -45,6 +45,8 @@ fn chart_access_roles() -> Option<Vec<Value>> {
             "ruleCompiler.enabled=true",
             "--set",
             "volumeManager.enabled=true",
+            "--set",
+            "gardenerWebhooks.garden.enabled=true",
         ])
         .output()
         .expect("run render_chart.py");
@@ -96,6 +98,7 @@ impl Cluster {
             ("rule-compiler", rule_compiler::access()),
             ("volume-manager", volume_manager::access()),
             ("metal-api", metal_api::access()),
+            ("gardener-webhooks", gardener_webhooks::access()),
         ] {
             for (capability, want) in [("viewer", access.viewer()), ("editor", access.editor())] {
                 let name = format!("metal-mesh:{service}:{capability}");

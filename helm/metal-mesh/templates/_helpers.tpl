@@ -677,9 +677,14 @@ values key (metalApi, ...), component the object-name suffix and app.kubernetes.
 */}}
 {{- define "metal-mesh.services" -}}
 {{- $out := list }}
-{{- range $s := list (list "metalApi" "metal-api" "METAL_API") (list "lbAllocator" "lb-allocator" "LB_ALLOCATOR") (list "ruleCompiler" "rule-compiler" "RULE_COMPILER") (list "volumeManager" "volume-manager" "VOLUME_MANAGER") }}
+{{- range $s := list (list "metalApi" "metal-api" "METAL_API") (list "lbAllocator" "lb-allocator" "LB_ALLOCATOR") (list "ruleCompiler" "rule-compiler" "RULE_COMPILER") (list "volumeManager" "volume-manager" "VOLUME_MANAGER") (list "gardenerWebhooks" "gardener-webhooks" "GARDENER_WEBHOOKS") }}
 {{- $v := index $.Values (index $s 0) | default dict }}
-{{- $out = append $out (dict "key" (index $s 0) "component" (index $s 1) "envPrefix" (index $s 2) "enabled" (eq (toString (dig "enabled" false $v)) "true")) }}
+{{- $enabled := eq (toString (dig "enabled" false $v)) "true" }}
+{{- if eq (index $s 0) "gardenerWebhooks" }}
+{{- /* gardener-webhooks has two switches, one per cluster role; either one deploys it. */}}
+{{- $enabled = eq (include "metal-mesh.gardenerWebhooks.enabled" $) "true" }}
+{{- end }}
+{{- $out = append $out (dict "key" (index $s 0) "component" (index $s 1) "envPrefix" (index $s 2) "enabled" $enabled) }}
 {{- end }}
 {{- toJson $out }}
 {{- end }}
@@ -689,7 +694,7 @@ The values key of a service component: metal-api -> metalApi, ...
 Usage: include "metal-mesh.serviceKey" "lb-allocator"
 */}}
 {{- define "metal-mesh.serviceKey" -}}
-{{- index (dict "metal-api" "metalApi" "lb-allocator" "lbAllocator" "rule-compiler" "ruleCompiler" "volume-manager" "volumeManager") . }}
+{{- index (dict "metal-api" "metalApi" "lb-allocator" "lbAllocator" "rule-compiler" "ruleCompiler" "volume-manager" "volumeManager" "gardener-webhooks" "gardenerWebhooks") . }}
 {{- end }}
 
 {{/*
@@ -767,6 +772,55 @@ TLS: the Secret holding the release's self-signed CA (tls.crt, tls.key; ca.crt =
 */}}
 {{- define "metal-mesh.tls.caSecretName" -}}
 {{- printf "%s-ca" (include "metal-mesh.fullname" . | trunc 60 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+TLS: the self-signed material of this render, as JSON
+  {"components": [<self-signed components>], "ca": {<CA Secret data>}, "secrets": {"<component>": {<Secret data>}}}
+(all data values base64, as in a Secret). Only the enabled services without existingSecret and
+without tls.certManager are self-signed; with none of them, components is empty and nothing is
+generated or looked up.
+A CA Secret found (lookup) is reused and signs any new serving certificate; a serving Secret
+found is reused as it is (certificate, key and the ca.crt it was issued with); whatever is
+missing is generated (genCA, genSignedCert). Computed ONCE per render and kept in .Values, which
+every template of one render shares: templates/tls/secrets.yaml writes these Secrets and the
+gardener-webhooks configurations take their caBundle from the same CA, never from a second one.
+Usage: include "metal-mesh.tls.selfSigned" . | fromJson
+*/}}
+{{- define "metal-mesh.tls.selfSigned" -}}
+{{- if not (hasKey .Values "__metalMeshSelfSignedTls") }}
+{{- $root := . }}
+{{- $components := list }}
+{{- range (include "metal-mesh.services" $root | fromJsonArray) }}
+{{- if and .enabled (eq (include "metal-mesh.tls.mode" (dict "root" $root "component" .component)) "selfSigned") }}
+{{- $components = append $components .component }}
+{{- end }}
+{{- end }}
+{{- $out := dict "components" $components "ca" (dict) "secrets" (dict) }}
+{{- if $components }}
+{{- $days := int $root.Values.tls.validityDays }}
+{{- $caData := (lookup "v1" "Secret" $root.Release.Namespace (include "metal-mesh.tls.caSecretName" $root)).data | default dict }}
+{{- $ca := dict }}
+{{- if and (hasKey $caData "tls.crt") (hasKey $caData "tls.key") }}
+{{- $ca = buildCustomCert (index $caData "tls.crt") (index $caData "tls.key") }}
+{{- else }}
+{{- $ca = genCA (printf "%s-ca" (include "metal-mesh.fullname" $root)) $days }}
+{{- end }}
+{{- $_ := set $out "ca" (dict "tls.crt" ($ca.Cert | b64enc) "tls.key" ($ca.Key | b64enc) "ca.crt" ($ca.Cert | b64enc)) }}
+{{- range $component := $components }}
+{{- $ctx := dict "root" $root "component" $component }}
+{{- $existing := (lookup "v1" "Secret" $root.Release.Namespace (include "metal-mesh.tls.secretName" $ctx)).data | default dict }}
+{{- if and (hasKey $existing "tls.crt") (hasKey $existing "tls.key") }}
+{{- $_ := set $out.secrets $component $existing }}
+{{- else }}
+{{- $cert := genSignedCert (include "metal-mesh.componentName" $ctx) (list "127.0.0.1") (include "metal-mesh.tls.dnsNames" $ctx | fromJsonArray) $days $ca }}
+{{- $_ := set $out.secrets $component (dict "tls.crt" ($cert.Cert | b64enc) "tls.key" ($cert.Key | b64enc) "ca.crt" ($ca.Cert | b64enc)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $_ := set .Values "__metalMeshSelfSignedTls" (toJson $out) }}
+{{- end }}
+{{- index .Values "__metalMeshSelfSignedTls" }}
 {{- end }}
 
 {{/*
@@ -918,7 +972,8 @@ Usage: include "metal-mesh.accessRules" (dict "get" (list "/metrics"))
 {{/*
 The access ClusterRoles metal-mesh:<service>:<capability> of the enabled services, as a JSON
 object {"<service>:<capability>": [rules]}: exactly the non-resource URLs and verbs of each
-service's API (rule-compiler's POST /v1/compile computes without applying: a read). metal-api
+service's API (rule-compiler's POST /v1/compile and gardener-webhooks' POST /v1/validate/shoot and
+/v1/default/shoot compute without applying: reads). metal-api
 keeps its HMAC auth for its own API; only its /metrics goes through the delegated auth.
 all=true: the roles of every service, enabled or not (to check rbac.bindings against).
 Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
@@ -928,11 +983,13 @@ Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
 {{- $lbRead := list "/metrics" "/v1/loadbalancers" "/v1/metallb" "/v1/nodes/*" }}
 {{- $rcRead := dict "get" (list "/metrics" "/v1/ruleset" "/v1/status") "create" (list "/v1/compile") }}
 {{- $vmRead := dict "get" (list "/metrics" "/v1/capacity" "/v1/snapshots" "/v1/volumegroups" "/v1/volumes") }}
+{{- $gwRead := dict "get" (list "/metrics") "create" (list "/v1/default/shoot" "/v1/validate/shoot") }}
 {{- $byService := dict
   "metal-api" (dict "viewer" $apiRead "editor" $apiRead)
   "lb-allocator" (dict "viewer" (dict "get" $lbRead) "editor" (dict "get" $lbRead "create" (list "/v1/loadbalancers") "delete" (list "/v1/loadbalancers/*")))
   "rule-compiler" (dict "viewer" $rcRead "editor" $rcRead)
-  "volume-manager" (dict "viewer" $vmRead "editor" $vmRead) }}
+  "volume-manager" (dict "viewer" $vmRead "editor" $vmRead)
+  "gardener-webhooks" (dict "viewer" $gwRead "editor" $gwRead) }}
 {{- $out := dict }}
 {{- range $s := (include "metal-mesh.services" .root | fromJsonArray) }}
 {{- if or $s.enabled $.all }}
@@ -966,4 +1023,289 @@ subjects:
   - kind: ServiceAccount
     name: {{ $name }}
     namespace: {{ .root.Release.Namespace }}
+{{- end }}
+
+{{/*
+gardener-webhooks: "true" when it is deployed, i.e. gardenerWebhooks.garden.enabled or
+gardenerWebhooks.seed.enabled; "" otherwise.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.enabled" -}}
+{{- $gw := .Values.gardenerWebhooks | default dict }}
+{{- if or (eq (toString (dig "garden" "enabled" false $gw)) "true") (eq (toString (dig "seed" "enabled" false $gw)) "true") }}
+{{- print "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: names of its objects. The webhook configurations are cluster-scoped and
+carry the component name (the shoot one a -shoot suffix); the ClusterRoles of the two cluster
+roles get a suffix each.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.name" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks") }}
+{{- end }}
+
+{{- define "metal-mesh.gardenerWebhooks.gardenRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-garden") }}
+{{- end }}
+
+{{- define "metal-mesh.gardenerWebhooks.seedRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-seed") }}
+{{- end }}
+
+{{- define "metal-mesh.gardenerWebhooks.shootConfigName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-shoot") }}
+{{- end }}
+
+{{/*
+gardener-webhooks: --webhooks, from the two switches: the garden admission (validator,
+secrets-validator, mutator) and the seed mutation (controlplane, seedprovider, shoot).
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.webhooks" -}}
+{{- $gw := .Values.gardenerWebhooks }}
+{{- $out := list }}
+{{- if $gw.garden.enabled }}
+{{- $out = concat $out (list "validator" "secrets-validator" "mutator") }}
+{{- end }}
+{{- if $gw.seed.enabled }}
+{{- $out = concat $out (list "controlplane" "seedprovider" "shoot") }}
+{{- end }}
+{{- join "," $out }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the host part of --listen; an IPv6 address gets its brackets.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.listenHost" -}}
+{{- $h := .Values.gardenerWebhooks.listenAddress | default "0.0.0.0" | toString | trim }}
+{{- if and (contains ":" $h) (not (hasPrefix "[" $h)) }}
+{{- printf "[%s]" $h }}
+{{- else }}
+{{- $h }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the Shoot defaulter's overrides (gardenerWebhooks.garden.defaults) as a JSON
+object {"DEFAULTER_<KEY>": "<value>"}: one variable per key given (the key upper-cased, e.g.
+maxPods -> DEFAULTER_MAXPODS), lists joined with commas; null values are left out. Fails on an
+unknown key or a value of the wrong kind (the binary would silently fall back to its default).
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.defaulterEnv" -}}
+{{- $ints := list "MAXPODS" "NODECIDRMASKSIZE" "CILIUMMTU" }}
+{{- $bools := list "CALICOKUBEPROXYENABLED" "CALICOTYPHAENABLED" "CILIUMHUBBLEENABLED" "CILIUMKUBEPROXYENABLED" "CILIUMBGPCONTROLPLANE" "CILIUMIPV4NATIVEROUTINGCIDRENABLED" }}
+{{- $cidrs := list "PODSCIDR" "SERVICESCIDR" }}
+{{- $strings := list "NETWORKTYPE" "CALICOBACKEND" "CALICOPOOLMODE" "CILIUMTUNNEL" "CILIUMDIRECTROUTINGDEVICE" "CILIUMLOADBALANCINGMODE" }}
+{{- $known := concat $ints $bools $cidrs $strings (list "CILIUMDEVICES") }}
+{{- $defaults := .Values.gardenerWebhooks.garden.defaults | default dict }}
+{{- if not (kindIs "map" $defaults) }}
+{{- fail "gardenerWebhooks.garden.defaults must be a map, e.g. {maxPods: 110, networkType: cilium}" }}
+{{- end }}
+{{- $out := dict }}
+{{- range $key, $value := $defaults }}
+{{- $name := upper $key }}
+{{- $what := printf "gardenerWebhooks.garden.defaults.%s" $key }}
+{{- if not (has $name $known) }}
+{{- fail (printf "%s is not a defaulter setting: the keys are maxPods, nodeCIDRMaskSize, podsCIDR, servicesCIDR, networkType, calicoBackend, calicoKubeProxyEnabled, calicoPoolMode, calicoTyphaEnabled, ciliumHubbleEnabled, ciliumKubeProxyEnabled, ciliumTunnel, ciliumDevices, ciliumDirectRoutingDevice, ciliumBGPControlPlane, ciliumIPv4NativeRoutingCIDREnabled, ciliumLoadBalancingMode, ciliumMTU (DEFAULTER_<KEY upper-cased>)" $what) }}
+{{- end }}
+{{- if not (kindIs "invalid" $value) }}
+{{- $v := "" }}
+{{- if eq $name "CILIUMDEVICES" }}
+{{- $list := $value }}
+{{- if kindIs "string" $value }}
+{{- $list = splitList "," $value }}
+{{- end }}
+{{- if not (kindIs "slice" $list) }}
+{{- fail (printf "%s must be a list of interface patterns (e.g. [lan+, lo]) or one comma-separated string" $what) }}
+{{- end }}
+{{- $items := list }}
+{{- range $list }}
+{{- $items = append $items (toString . | trim) }}
+{{- end }}
+{{- $v = join "," (compact $items) }}
+{{- if not $v }}
+{{- fail (printf "%s must not be empty (leave the key out to keep the default)" $what) }}
+{{- end }}
+{{- else if kindIs "map" $value }}
+{{- fail (printf "%s must be a single value, not a map" $what) }}
+{{- else if kindIs "slice" $value }}
+{{- fail (printf "%s must be a single value, not a list" $what) }}
+{{- else }}
+{{- $v = toString $value | trim }}
+{{- end }}
+{{- if and (has $name $ints) (not (regexMatch "^[0-9]+$" $v)) }}
+{{- fail (printf "%s must be a whole number, not %q" $what $v) }}
+{{- end }}
+{{- if and (has $name $bools) (not (has $v (list "true" "false"))) }}
+{{- fail (printf "%s must be true or false, not %q" $what $v) }}
+{{- end }}
+{{- if and (has $name $cidrs) (not (regexMatch "^[0-9a-fA-F.:]+/[0-9]{1,3}$" $v)) }}
+{{- fail (printf "%s must be a CIDR (e.g. 10.240.0.0/13), not %q" $what $v) }}
+{{- end }}
+{{- if and (has $name $strings) (not $v) }}
+{{- fail (printf "%s must not be empty (leave the key out to keep the default)" $what) }}
+{{- end }}
+{{- $_ := set $out (printf "DEFAULTER_%s" $name) $v }}
+{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the URL of its shoot webhook (gardenerWebhooks.seed.shootWebhookURL, without
+a trailing slash, plus /webhooks/shoot); "" when not set.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.shootWebhookUrl" -}}
+{{- with .Values.gardenerWebhooks.seed.shootWebhookURL | default "" | toString | trim | trimSuffix "/" }}
+{{- printf "%s/webhooks/shoot" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: caBundle of its webhook configurations, base64 (as the field wants it), from
+the serving certificate's mode:
+  selfSigned   the ca.crt of the chart's serving Secret of gardener-webhooks: the CA that signed
+               it, from the same render (metal-mesh.tls.selfSigned; the release CA, or the CA a
+               kept Secret was issued with);
+  existing     gardenerWebhooks.caBundle (PEM): the CA of tls.existingSecret, which the chart
+               cannot read at render time; required;
+  certManager  "": cert-manager's cainjector fills it in (annotation cert-manager.io/inject-ca-from).
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.caBundle" -}}
+{{- $ctx := dict "root" . "component" "gardener-webhooks" }}
+{{- $mode := include "metal-mesh.tls.mode" $ctx }}
+{{- $given := .Values.gardenerWebhooks.caBundle | default "" | toString }}
+{{- if eq $mode "existing" }}
+{{- if not (trim $given) }}
+{{- fail (printf "gardenerWebhooks.caBundle is required with gardenerWebhooks.tls.existingSecret (%s): the kube-apiserver must trust the webhook's certificate, and the chart cannot read that Secret's ca.crt while rendering; give the PEM of the CA that signed it, e.g. --set-file gardenerWebhooks.caBundle=ca.crt" (include "metal-mesh.tls.secretName" $ctx)) }}
+{{- end }}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" $given) }}
+{{- fail "gardenerWebhooks.caBundle must be PEM: one or more -----BEGIN CERTIFICATE----- blocks (the CA that signed gardenerWebhooks.tls.existingSecret)" }}
+{{- end }}
+{{- $given | b64enc }}
+{{- else if trim $given }}
+{{- fail (printf "gardenerWebhooks.caBundle is only used with gardenerWebhooks.tls.existingSecret: with %s the chart sets the webhooks' CA itself (self-signed: the release CA; certManager: cert-manager's cainjector)" (ternary "tls.certManager" "self-signed certificates" (eq $mode "certManager"))) }}
+{{- else if eq $mode "selfSigned" }}
+{{- $tls := include "metal-mesh.tls.selfSigned" . | fromJson }}
+{{- $secret := index $tls.secrets "gardener-webhooks" | default dict }}
+{{- index $secret "ca.crt" | default (index $tls.ca "tls.crt") }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: metadata.annotations of its webhook configurations (YAML map entries, to be
+nindent-ed); with tls.certManager, cert-manager.io/inject-ca-from names its Certificate.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.configAnnotations" -}}
+{{- if eq (include "metal-mesh.tls.mode" (dict "root" . "component" "gardener-webhooks")) "certManager" }}
+cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "metal-mesh.gardenerWebhooks.name" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: one webhook of a configuration (a YAML list item, to be nindent-ed): the
+settings every webhook of the chart shares (failurePolicy Fail unless given, sideEffects None,
+timeout 10s, AdmissionReview v1, matchPolicy Equivalent, so that a request in another version of
+a resource reaches the binary in the version it decodes), the clientConfig (the chart's Service
+on port https and the path, or a URL for the shoot webhook) and the given rules and selectors.
+Usage: include "metal-mesh.gardenerWebhooks.webhook" (dict "root" . "name" "validator.admission-metal.extensions.gardener.cloud"
+  "path" "/webhooks/validate" "rules" (list (list "core.gardener.cloud" "v1beta1" "shoots")) "objectSelector" (dict ...) "namespaceSelector" (dict ...) "url" "")
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.webhook" -}}
+{{- $root := .root }}
+{{- $caBundle := include "metal-mesh.gardenerWebhooks.caBundle" $root -}}
+- name: {{ .name }}
+  admissionReviewVersions: ["v1"]
+  clientConfig:
+    {{- if .url }}
+    url: {{ .url | quote }}
+    {{- else }}
+    service:
+      name: {{ include "metal-mesh.gardenerWebhooks.name" $root }}
+      namespace: {{ $root.Release.Namespace }}
+      port: {{ int $root.Values.gardenerWebhooks.service.port }}
+      path: {{ .path | quote }}
+    {{- end }}
+    {{- with $caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  failurePolicy: {{ .failurePolicy | default "Fail" }}
+  matchPolicy: Equivalent
+  sideEffects: None
+  timeoutSeconds: 10
+  {{- with .namespaceSelector }}
+  namespaceSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .objectSelector }}
+  objectSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  rules:
+    {{- range .rules }}
+    - apiGroups: [{{ index . 0 | quote }}]
+      apiVersions: [{{ index . 1 | quote }}]
+      resources: [{{ index . 2 | quote }}]
+      operations: ["CREATE", "UPDATE"]
+      scope: "*"
+    {{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: checks the values; renders nothing, fails with a message naming the value.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.validate" -}}
+{{- $gw := .Values.gardenerWebhooks }}
+{{- if not (has (toString $gw.logFormat) (list "text" "json")) }}
+{{- fail (printf "gardenerWebhooks.logFormat must be text or json, not %q" (toString $gw.logFormat)) }}
+{{- end }}
+{{- range $key, $port := dict "port" $gw.port "service.port" $gw.service.port }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $port))) (lt (int $port) 1) (gt (int $port) 65535) }}
+{{- fail (printf "gardenerWebhooks.%s must be 1..65535, not %v" $key $port) }}
+{{- end }}
+{{- end }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $gw.replicas))) (lt (int $gw.replicas) 1) }}
+{{- fail (printf "gardenerWebhooks.replicas must be a whole number >= 1 (the kube-apiserver calls the webhooks with failurePolicy Fail), not %v" $gw.replicas) }}
+{{- end }}
+{{- $_ := include "metal-mesh.gardenerWebhooks.caBundle" . }}
+{{- if $gw.garden.enabled }}
+{{- $_ := include "metal-mesh.gardenerWebhooks.defaulterEnv" . }}
+{{- end }}
+{{- if $gw.seed.enabled }}
+{{- $etcd := $gw.seed.etcd | default dict }}
+{{- with $etcd.storageCapacity | default "" | toString | trim }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" .) }}
+{{- fail (printf "gardenerWebhooks.seed.etcd.storageCapacity must be a quantity (e.g. 16Gi), not %q" .) }}
+{{- end }}
+{{- end }}
+{{- with $etcd.backupDeltaSnapshotPeriod | default "" | toString | trim }}
+{{- if not (regexMatch "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$" .) }}
+{{- fail (printf "gardenerWebhooks.seed.etcd.backupDeltaSnapshotPeriod must be a duration (e.g. 5m), not %q" .) }}
+{{- end }}
+{{- end }}
+{{- with $etcd.backupSchedule | default "" | toString | trim }}
+{{- if ne (len (splitList " " (regexReplaceAll "\\s+" . " "))) 5 }}
+{{- fail (printf "gardenerWebhooks.seed.etcd.backupSchedule must be a cron schedule of five fields (e.g. \"0 */24 * * *\"), not %q" .) }}
+{{- end }}
+{{- end }}
+{{- with $gw.seed.shootWebhookURL | default "" | toString | trim }}
+{{- if or (not (regexMatch "^https://[^/?#\\s]+(/[^?#\\s]*)?$" .)) (contains "@" .) }}
+{{- fail (printf "gardenerWebhooks.seed.shootWebhookURL must be an https:// URL without user, query or fragment (the shoots' kube-apiservers call it; /webhooks/shoot is appended), e.g. https://%s.%s.svc:%v, not %q" (include "metal-mesh.gardenerWebhooks.name" $) $.Release.Namespace $gw.service.port .) }}
+{{- end }}
+{{- end }}
+{{- if not (has (toString $gw.seed.shootWebhookFailurePolicy) (list "Fail" "Ignore")) }}
+{{- fail (printf "gardenerWebhooks.seed.shootWebhookFailurePolicy must be Fail or Ignore, not %q" (toString $gw.seed.shootWebhookFailurePolicy)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the old single switch gardenerWebhooks.enabled is gone; fail when it is still
+set to true instead of silently rendering nothing. Renders nothing.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.checkOldSwitch" -}}
+{{- $gw := .Values.gardenerWebhooks | default dict }}
+{{- if eq (toString (dig "enabled" false $gw)) "true" }}
+{{- fail "gardenerWebhooks.enabled is replaced by two switches: gardenerWebhooks.garden.enabled (in a garden cluster: the Shoot, CloudProfile, SecretBinding, CredentialsBinding and Secret validation and the Shoot defaulter) and gardenerWebhooks.seed.enabled (in a seed cluster: the controlplane, seedprovider and shoot mutation); set one or both" }}
+{{- end }}
 {{- end }}

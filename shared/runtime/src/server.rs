@@ -848,6 +848,30 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn exempt_prefixes_answer_without_a_credential_and_the_rest_stays_guarded() {
+        let registry = MetricsRegistry::default();
+        let scope = AuthScope::ApiExcept(&["/things/7"]);
+        let (_dir, auth) = static_guard_in(&registry, scope, &[]).await;
+        let requests = vec![
+            req("GET", "/things/7", None),
+            req("GET", "/things/1", None),
+            req("GET", "/things/7/../1", None),
+            req("GET", "/metrics", None),
+        ];
+        let responses = call(&registry, vec![], auth, requests).await;
+        let statuses: Vec<_> = responses.iter().map(|r| r.0).collect();
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::OK,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::BAD_REQUEST,
+                StatusCode::UNAUTHORIZED
+            ]
+        );
+    }
+
+    #[actix_web::test]
     async fn dot_segments_are_refused_before_any_route_runs() {
         let (_dir, auth) = static_guard(&[]).await;
         let requests = vec![

@@ -28,6 +28,21 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// The `StatusCause` type kube-apiserver gives a field error of this kind.
+    pub fn cause_type(self) -> &'static str {
+        match self {
+            Kind::Required => "FieldValueRequired",
+            Kind::Invalid => "FieldValueInvalid",
+            Kind::NotSupported => "FieldValueNotSupported",
+            Kind::Forbidden => "FieldValueForbidden",
+            Kind::Duplicate => "FieldValueDuplicate",
+            Kind::TooMany => "FieldValueTooMany",
+            Kind::NotFound => "FieldValueNotFound",
+        }
+    }
+}
+
 /// One finding: `path: <kind>: detail`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -80,6 +95,13 @@ impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The detail of a `NotSupported` error, as Kubernetes writes it:
+/// `"x": supported values: "a", "b"`.
+pub fn not_supported(value: &str, supported: &[String]) -> String {
+    let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+    format!("{value:?}: supported values: {}", quoted.join(", "))
 }
 
 /// All findings joined as Kubernetes prints an aggregate: `[a, b]`, or the one error alone.

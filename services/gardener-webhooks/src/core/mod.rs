@@ -3,7 +3,9 @@
 
 pub mod bindings;
 pub mod cloudprofile;
+pub mod defaulter;
 pub mod field;
+pub mod mutation;
 pub mod provider_config;
 pub mod secret;
 pub mod shoot;

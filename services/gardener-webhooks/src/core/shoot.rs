@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::cloudprofile;
-use super::field::{FieldError, Kind, Path};
+use super::field::{FieldError, Kind, Path, not_supported};
 use super::provider_config::{
     CloudProfileConfig, ControlPlaneConfig, InfrastructureConfig, MetalControlPlane,
     NetworkAccessType, Partition, decode,
@@ -149,14 +149,14 @@ fn check_firewall_offer(
     if !plane.firewall_images.is_empty() && !plane.firewall_images.contains(image) {
         errors.push(fw.child("image").error(
             Kind::NotSupported,
-            format!("{image:?}: supported values: {:?}", plane.firewall_images),
+            not_supported(image, &plane.firewall_images),
         ));
     }
     let size = &infra.firewall.size;
     if !partition.firewall_types.is_empty() && !partition.firewall_types.contains(size) {
         errors.push(fw.child("size").error(
             Kind::NotSupported,
-            format!("{size:?}: supported values: {:?}", partition.firewall_types),
+            not_supported(size, &partition.firewall_types),
         ));
     }
     let version = &infra.firewall.controller_version;

@@ -86,6 +86,21 @@ pub enum AuthScope {
     Api,
     /// Only `/metrics`: the service authenticates its API itself (metal-api's HMAC).
     MetricsOnly,
+    /// Every route but the open ones and those under these path prefixes, which answer without
+    /// a credential: admission webhooks, which kube-apiserver calls without one unless it is
+    /// given an admission kubeconfig, and which change nothing.
+    ApiExcept(&'static [&'static str]),
+}
+
+impl AuthScope {
+    /// Whether an API route (not an open one, not `/metrics`) at `path` is guarded.
+    fn guards_api(self, path: &str) -> bool {
+        match self {
+            AuthScope::Api => true,
+            AuthScope::MetricsOnly => false,
+            AuthScope::ApiExcept(prefixes) => !prefixes.iter().any(|p| path.starts_with(p)),
+        }
+    }
 }
 
 /// An authenticated caller.
@@ -236,7 +251,7 @@ impl Auth {
             None => AllowRules::default(),
         };
         let needs_reviews =
-            mode == AuthMode::Kubernetes && (scope == AuthScope::Api || !args.metrics_open);
+            mode == AuthMode::Kubernetes && (scope != AuthScope::MetricsOnly || !args.metrics_open);
         let reviewer = if needs_reviews {
             let client = review_client(args, kube).await?;
             Some(Reviewer::new(client, args.auth_review_timeout))
@@ -303,8 +318,12 @@ impl Auth {
         let guarded = match class {
             RouteClass::Open => false,
             RouteClass::Metrics => !self.metrics_open,
-            RouteClass::Api => self.scope == AuthScope::Api,
+            RouteClass::Api => self.scope.guards_api(path),
         };
+        if class == RouteClass::Api && !guarded {
+            // An exempt prefix must not let `/webhooks/../v1/...` slip past the guard.
+            policy::check_path(path).map_err(Denial::BadPath)?;
+        }
         if !guarded || self.mode == AuthMode::None {
             return Ok(None);
         }
