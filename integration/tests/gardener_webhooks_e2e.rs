@@ -922,3 +922,201 @@ async fn seed_and_shoot_mutations_over_https() {
         "{answer}"
     );
 }
+
+/// Every validator rule of reference §1.7, one violation each, through the binary: denied, and
+/// every cause names the field.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_validator_rule_denies_over_https_naming_its_field() {
+    let mesh = start(&["--webhooks", "validator"], &[]).await;
+    let good = shoot("part-03");
+    let infra = "/spec/provider/infrastructureConfig";
+    let fw = "/spec/provider/infrastructureConfig/firewall";
+    let with = |pointer: &str, value: Value| set(good.clone(), pointer, value);
+    let without = |pointer: &str| {
+        let mut s = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let removed = s
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .and_then(|map| map.remove(&key.replace("~1", "/")));
+        assert!(removed.is_some(), "nothing at {pointer}");
+        s
+    };
+    let shoots: Vec<(&str, Value, Option<Value>, &str)> = vec![
+        (
+            "1 tenant required",
+            without("/metadata/annotations/cluster.metal-stack.io~1tenant"),
+            None,
+            "metadata.annotations",
+        ),
+        (
+            "2 infrastructureConfig required",
+            without(infra),
+            None,
+            "spec.provider.infrastructureConfig",
+        ),
+        (
+            "3 projectID required",
+            with(&format!("{infra}/projectID"), json!("")),
+            None,
+            "spec.provider.infrastructureConfig.projectID",
+        ),
+        (
+            "3 no empty network",
+            with(&format!("{fw}/networks/3"), json!("")),
+            None,
+            "spec.provider.infrastructureConfig.firewall.networks",
+        ),
+        (
+            "3 rate limit on a firewall network",
+            with(&format!("{fw}/rateLimits/0/networkID"), json!("elsewhere")),
+            None,
+            "spec.provider.infrastructureConfig.firewall.rateLimits[0].networkID",
+        ),
+        (
+            "3 egress IPs parse",
+            with(&format!("{fw}/egressRules/0/ips/1"), json!("not-an-ip")),
+            None,
+            "spec.provider.infrastructureConfig.firewall.egressRules[0].ips",
+        ),
+        (
+            "4 partition is a zone",
+            with(&format!("{infra}/partitionID"), json!("nowhere")),
+            None,
+            "spec.provider.infrastructureConfig.partitionID",
+        ),
+        (
+            "4 image offered",
+            with(&format!("{fw}/image"), json!("firewall-ubuntu-9.9")),
+            None,
+            "spec.provider.infrastructureConfig.firewall.image",
+        ),
+        (
+            "4 controller version resolves",
+            with(&format!("{fw}/controllerVersion"), json!("v9.9.9")),
+            None,
+            "spec.provider.infrastructureConfig.firewall.controllerVersion",
+        ),
+        (
+            "5 project immutable",
+            with(&format!("{infra}/projectID"), json!("another")),
+            Some(good.clone()),
+            "spec.provider.infrastructureConfig.projectID",
+        ),
+        (
+            "6 isolation needs the partition's",
+            with(
+                "/spec/provider/controlPlaneConfig/networkAccessType",
+                json!("forbidden"),
+            ),
+            None,
+            "spec.provider.controlPlaneConfig.networkAccessType",
+        ),
+        (
+            "7 no worker volume",
+            with("/spec/provider/workers/0/volume", json!({"size": "20Gi"})),
+            None,
+            "spec.provider.workers[0].volume",
+        ),
+        (
+            "7 machine image offered",
+            with(
+                "/spec/provider/workers/2/machine/image/version",
+                json!("1.0.0"),
+            ),
+            None,
+            "spec.provider.workers[2].machine.image",
+        ),
+    ];
+    for (rule, object, old, field) in shoots {
+        let operation = if old.is_some() { "UPDATE" } else { "CREATE" };
+        let response = mesh
+            .admit(
+                "/webhooks/validate",
+                "shoots",
+                operation,
+                &object,
+                old.as_ref(),
+            )
+            .await;
+        assert_eq!(response["allowed"], false, "rule {rule}: {response}");
+        let causes = response["status"]["details"]["causes"].as_array().unwrap();
+        assert!(!causes.is_empty(), "rule {rule}: {response}");
+        for cause in causes {
+            let named = cause["field"].as_str().unwrap();
+            assert!(
+                named.starts_with(field),
+                "rule {rule}: {named} is not {field}"
+            );
+        }
+    }
+
+    let profile = cloud_profile(20);
+    let plane = "/spec/providerConfig/metalControlPlanes/prod";
+    let isolation = format!("{plane}/partitions/part-00/networkIsolation");
+    let change = |pointer: &str, value: Value| set(profile.clone(), pointer, value);
+    let profiles: Vec<(&str, Value, Option<Value>, &str)> = vec![
+        (
+            "1 strict config",
+            change(&format!("{plane}/colour"), json!("red")),
+            None,
+            "spec.providerConfig",
+        ),
+        (
+            "2 classification",
+            change(
+                &format!("{plane}/firewallControllerVersions/0/classification"),
+                json!("beta"),
+            ),
+            None,
+            "spec.providerConfig.metalControlPlanes[prod].firewallControllerVersions[0].classification",
+        ),
+        (
+            "3 partition is a zone",
+            change(&format!("{plane}/partitions/nowhere"), json!({})),
+            None,
+            "spec.providerConfig.metalControlPlanes[prod].partitions[nowhere]",
+        ),
+        (
+            "4 DNS servers",
+            change(&format!("{isolation}/dnsServers"), json!([])),
+            None,
+            "spec.providerConfig.metalControlPlanes[prod].partitions[part-00].networkIsolation.dnsServers",
+        ),
+        (
+            "4 mirror endpoint scheme",
+            change(
+                &format!("{isolation}/registryMirrors/0/endpoint"),
+                json!("ftp://mirror"),
+            ),
+            None,
+            "spec.providerConfig.metalControlPlanes[prod].partitions[part-00].networkIsolation.registryMirrors[0].endpoint",
+        ),
+        (
+            "5 DNS servers immutable",
+            change(&format!("{isolation}/dnsServers/0"), json!("10.9.9.9")),
+            Some(profile.clone()),
+            "spec.providerConfig.metalControlPlanes[prod].partitions[part-00].networkIsolation.dnsServers",
+        ),
+    ];
+    for (rule, object, old, field) in profiles {
+        let operation = if old.is_some() { "UPDATE" } else { "CREATE" };
+        let response = mesh
+            .admit(
+                "/webhooks/validate",
+                "cloudprofiles",
+                operation,
+                &object,
+                old.as_ref(),
+            )
+            .await;
+        assert_eq!(response["allowed"], false, "rule {rule}: {response}");
+        let causes = response["status"]["details"]["causes"].as_array().unwrap();
+        assert!(
+            causes
+                .iter()
+                .any(|c| c["field"].as_str().unwrap().starts_with(field)),
+            "rule {rule}: no cause names {field}: {response}"
+        );
+    }
+}

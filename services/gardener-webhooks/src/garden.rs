@@ -1,6 +1,8 @@
 //! The garden cluster's admission (reference §1.7): which rule a review gets, and what it
 //! must read first. The rules themselves are in [`crate::core`].
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::core::defaulter::{self, Defaults};
@@ -82,7 +84,7 @@ pub fn profile_ref(shoot: &Value) -> Result<ProfileRef, FieldError> {
 }
 
 /// The Shoot's CloudProfile, or the answer when there is none to check against.
-pub async fn profile_of(shoot: &Value, objects: &dyn Objects) -> Result<Value, Answer> {
+pub async fn profile_of(shoot: &Value, objects: &dyn Objects) -> Result<Arc<Value>, Answer> {
     let reference = profile_ref(shoot).map_err(|e| Answer::Deny(vec![e]))?;
     match objects.cloud_profile(&reference).await {
         Ok(Some(profile)) => Ok(profile),
@@ -132,7 +134,7 @@ async fn validate_binding(
         Err(error) => return Answer::Deny(vec![error]),
     };
     match objects.secret(&reference.namespace, &reference.name).await {
-        Ok(found) => verdict(bindings::check_referenced(&reference, found.as_ref())),
+        Ok(found) => verdict(bindings::check_referenced(&reference, found.as_deref())),
         Err(error) => Answer::Unavailable(format!(
             "reading secret {}/{}: {error}",
             reference.namespace, reference.name

@@ -2,7 +2,7 @@
 //! the seed's Cluster objects. [`Objects`] is the seam: the service reads through the API
 //! ([`KubeObjects`]), the REST endpoints and tests hand the objects in ([`Given`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -10,6 +10,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
 
+use parking_lot::Mutex;
 use serde_json::Value;
 
 /// Which CloudProfile a Shoot uses.
@@ -30,46 +31,39 @@ pub type ReadError = String;
 pub trait Objects: Send + Sync {
     /// The profile as a CloudProfile (`{"spec": ...}`): a NamespacedCloudProfile's
     /// `status.cloudProfileSpec` becomes the `spec`.
-    fn cloud_profile<'a>(
-        &'a self,
-        profile: &'a ProfileRef,
-    ) -> BoxFuture<'a, Result<Option<Value>, ReadError>>;
-    fn secret<'a>(
-        &'a self,
-        namespace: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, ReadError>>;
+    fn cloud_profile<'a>(&'a self, profile: &'a ProfileRef) -> Read<'a>;
+    fn secret<'a>(&'a self, namespace: &'a str, name: &'a str) -> Read<'a>;
     /// The `extensions.gardener.cloud/v1alpha1` Cluster named `name` (a shoot namespace).
-    fn cluster<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Value>, ReadError>>;
+    fn cluster<'a>(&'a self, name: &'a str) -> Read<'a>;
 }
+
+/// An object read, shared: a watched object is converted to JSON once per resourceVersion and
+/// then handed to every review that needs it.
+pub type Read<'a> = BoxFuture<'a, Result<Option<Arc<Value>>, ReadError>>;
 
 /// Objects handed in: by the REST endpoints (the profile in the body) and by tests.
 #[derive(Debug, Default, Clone)]
 pub struct Given {
-    pub profiles: BTreeMap<ProfileRef, Value>,
-    pub secrets: BTreeMap<(String, String), Value>,
-    pub clusters: BTreeMap<String, Value>,
+    pub profiles: BTreeMap<ProfileRef, Arc<Value>>,
+    pub secrets: BTreeMap<(String, String), Arc<Value>>,
+    pub clusters: BTreeMap<String, Arc<Value>>,
+}
+
+fn given(found: Option<&Arc<Value>>) -> Read<'static> {
+    futures::future::ready(Ok(found.cloned())).boxed()
 }
 
 impl Objects for Given {
-    fn cloud_profile<'a>(
-        &'a self,
-        profile: &'a ProfileRef,
-    ) -> BoxFuture<'a, Result<Option<Value>, ReadError>> {
-        futures::future::ready(Ok(self.profiles.get(profile).cloned())).boxed()
+    fn cloud_profile<'a>(&'a self, profile: &'a ProfileRef) -> Read<'a> {
+        given(self.profiles.get(profile))
     }
 
-    fn secret<'a>(
-        &'a self,
-        namespace: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, ReadError>> {
-        let key = (namespace.to_string(), name.to_string());
-        futures::future::ready(Ok(self.secrets.get(&key).cloned())).boxed()
+    fn secret<'a>(&'a self, namespace: &'a str, name: &'a str) -> Read<'a> {
+        given(self.secrets.get(&(namespace.to_string(), name.to_string())))
     }
 
-    fn cluster<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Value>, ReadError>> {
-        futures::future::ready(Ok(self.clusters.get(name).cloned())).boxed()
+    fn cluster<'a>(&'a self, name: &'a str) -> Read<'a> {
+        given(self.clusters.get(name))
     }
 }
 
@@ -106,11 +100,16 @@ pub fn clusters() -> ApiResource {
 
 /// A cluster-scoped kind kept in memory by a watch; a name the store does not have yet (the
 /// watch lags behind a create) is read from the API.
+/// A watched object's JSON and the resourceVersion it was converted from.
+type Converted = (Option<String>, Arc<Value>);
+
 #[derive(Clone)]
 struct Watched {
     api: Api<DynamicObject>,
     resource: ApiResource,
     store: reflector::Store<DynamicObject>,
+    /// Each object's JSON, by name, with the resourceVersion it was made from.
+    json: Arc<Mutex<HashMap<String, Converted>>>,
 }
 
 impl Watched {
@@ -135,15 +134,26 @@ impl Watched {
             api,
             resource: resource.clone(),
             store,
+            json: Arc::default(),
         }
     }
 
-    async fn get(&self, name: &str) -> Result<Option<Value>, ReadError> {
+    async fn get(&self, name: &str) -> Result<Option<Arc<Value>>, ReadError> {
         let key = reflector::ObjectRef::new_with(name, self.resource.clone());
-        if let Some(object) = self.store.get(&key) {
-            return to_json(&object).map(Some);
+        let Some(object) = self.store.get(&key) else {
+            return get(&self.api, name).await;
+        };
+        let version = &object.metadata.resource_version;
+        if let Some((seen, json)) = self.json.lock().get(name)
+            && seen == version
+        {
+            return Ok(Some(json.clone()));
         }
-        get(&self.api, name).await
+        let json = Arc::new(to_json(&object)?);
+        self.json
+            .lock()
+            .insert(name.to_string(), (version.clone(), json.clone()));
+        Ok(Some(json))
     }
 
     /// Whether the first list has arrived.
@@ -163,9 +173,9 @@ fn name_of(object: &DynamicObject) -> String {
     object.metadata.name.clone().unwrap_or_default()
 }
 
-async fn get(api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, ReadError> {
+async fn get(api: &Api<DynamicObject>, name: &str) -> Result<Option<Arc<Value>>, ReadError> {
     match api.get_opt(name).await {
-        Ok(Some(object)) => to_json(&object).map(Some),
+        Ok(Some(object)) => to_json(&object).map(|json| Some(Arc::new(json))),
         Ok(None) => Ok(None),
         Err(error) => Err(format!("reading {name}: {error}")),
     }
@@ -206,10 +216,7 @@ impl KubeObjects {
 }
 
 impl Objects for KubeObjects {
-    fn cloud_profile<'a>(
-        &'a self,
-        profile: &'a ProfileRef,
-    ) -> BoxFuture<'a, Result<Option<Value>, ReadError>> {
+    fn cloud_profile<'a>(&'a self, profile: &'a ProfileRef) -> Read<'a> {
         async move {
             match profile {
                 ProfileRef::CloudProfile(name) => match &self.profiles {
@@ -227,7 +234,7 @@ impl Objects for KubeObjects {
                             .pointer("/status/cloudProfileSpec")
                             .cloned()
                             .unwrap_or(Value::Null);
-                        serde_json::json!({ "metadata": p.get("metadata"), "spec": spec })
+                        Arc::new(serde_json::json!({ "metadata": p.get("metadata"), "spec": spec }))
                     }))
                 }
             }
@@ -235,11 +242,7 @@ impl Objects for KubeObjects {
         .boxed()
     }
 
-    fn secret<'a>(
-        &'a self,
-        namespace: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, ReadError>> {
+    fn secret<'a>(&'a self, namespace: &'a str, name: &'a str) -> Read<'a> {
         async move {
             let api: Api<DynamicObject> = Api::namespaced_with(
                 self.client.clone(),
@@ -254,7 +257,7 @@ impl Objects for KubeObjects {
         .boxed()
     }
 
-    fn cluster<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Value>, ReadError>> {
+    fn cluster<'a>(&'a self, name: &'a str) -> Read<'a> {
         async move {
             match &self.clusters {
                 Some(watched) => watched.get(name).await,

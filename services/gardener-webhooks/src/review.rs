@@ -9,7 +9,7 @@ use kube::core::admission::{
     AdmissionRequest, AdmissionResponse, AdmissionReview, META_API_VERSION_V1, META_KIND, Operation,
 };
 use kube::core::response::{StatusCause, StatusDetails, StatusSummary};
-use kube::core::{DynamicObject, TypeMeta};
+use kube::core::{DynamicObject, ObjectMeta, TypeMeta};
 use serde::Deserialize as _;
 use serde_json::Value;
 
@@ -72,13 +72,22 @@ impl Review {
 /// An object whose metadata or spec has the wrong JSON type cannot be one of Gardener's: the
 /// decode error is the denial, as upstream's decoder would give it.
 fn decodes(kind: &str, object: &Value) -> Result<(), Answer> {
-    DynamicObject::deserialize(object)
-        .map_err(|e| Answer::Fail(format!("cannot decode the {kind}: {e}")))?;
+    let fail = |why: String| Answer::Fail(format!("cannot decode the {kind}: {why}"));
+    if !object.is_object() {
+        return Err(fail(format!("expected an object, not {object}")));
+    }
+    // Only the parts every kind shares are typed here; the rules read the rest.
+    if let Some(metadata) = object.get("metadata") {
+        ObjectMeta::deserialize(metadata).map_err(|e| fail(format!("metadata: {e}")))?;
+    }
+    for key in ["apiVersion", "kind"] {
+        if let Some(other) = object.get(key).filter(|v| !v.is_string()) {
+            return Err(fail(format!("{key} must be a string, not {other}")));
+        }
+    }
     match object.get("spec") {
         None | Some(Value::Object(_)) => Ok(()),
-        Some(other) => Err(Answer::Fail(format!(
-            "cannot decode the {kind}: spec must be an object, not {other}"
-        ))),
+        Some(other) => Err(fail(format!("spec must be an object, not {other}"))),
     }
 }
 

@@ -138,11 +138,11 @@ fn given() -> Given {
     let mut given = Given::default();
     given
         .profiles
-        .insert(ProfileRef::CloudProfile("metal".into()), profile());
+        .insert(ProfileRef::CloudProfile("metal".into()), profile().into());
     given.clusters.insert(
         "shoot--p--s".into(),
         json!({"apiVersion": "extensions.gardener.cloud/v1alpha1", "kind": "Cluster", "metadata": {"name": "shoot--p--s"},
-               "spec": {"shoot": shoot(), "cloudProfile": profile(), "seed": {}}}),
+               "spec": {"shoot": shoot(), "cloudProfile": profile(), "seed": {}}}).into(),
     );
     given
 }

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod cloudprofile;
 pub mod defaulter;
 pub mod field;
+pub mod ignition;
 pub mod mutation;
 pub mod provider_config;
 pub mod secret;

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::value::MapDeserializer;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -239,10 +240,13 @@ pub fn decode<T: DeserializeOwned>(
             format!("{got:?}: supported value: {kind:?}"),
         ));
     }
-    let mut rest = object.clone();
-    rest.remove("apiVersion");
-    rest.remove("kind");
-    serde_json::from_value(Value::Object(rest))
+    // The fields besides the type, read in place: a CloudProfileConfig is big and decoded on
+    // every review, so it is not copied first.
+    let fields = object
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "apiVersion" | "kind"))
+        .map(|(key, value)| (key.as_str(), value));
+    T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields))
         .map_err(|e| path.error(Kind::Invalid, format!("cannot decode {kind}: {e}")))
 }
 

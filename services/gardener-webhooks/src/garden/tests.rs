@@ -30,14 +30,14 @@ fn given() -> Given {
     let mut given = Given::default();
     given
         .profiles
-        .insert(ProfileRef::CloudProfile("metal".into()), profile());
+        .insert(ProfileRef::CloudProfile("metal".into()), profile().into());
     given.secrets.insert(
         ("garden-p".into(), "good".into()),
-        json!({"metadata": {"name": "good"}, "data": {"metalAPIHMac": "aG1hYw=="}}),
+        json!({"metadata": {"name": "good"}, "data": {"metalAPIHMac": "aG1hYw=="}}).into(),
     );
     given.secrets.insert(
         ("garden-p".into(), "both".into()),
-        json!({"metadata": {"name": "both"}, "data": {"metalAPIHMac": "aA==", "metalAPIKey": "aw=="}}),
+        json!({"metadata": {"name": "both"}, "data": {"metalAPIHMac": "aA==", "metalAPIKey": "aw=="}}).into(),
     );
     given
 }
