@@ -1120,3 +1120,54 @@ async fn every_validator_rule_denies_over_https_naming_its_field() {
         );
     }
 }
+
+/// `POST /v1/render/ignition`: the OS extension's rendering as a pure call, behind a credential.
+#[tokio::test(flavor = "multi_thread")]
+async fn ignition_renders_over_rest() {
+    let mesh = start(&["--webhooks", "validator"], &[]).await;
+    let ca =
+        base64::engine::general_purpose::STANDARD.encode("-----BEGIN CERTIFICATE-----\nMIIB\n");
+    let osc = json!({
+        "apiVersion": "extensions.gardener.cloud/v1alpha1", "kind": "OperatingSystemConfig",
+        "metadata": {"name": "pool-a", "namespace": "shoot--p--s"},
+        "spec": {"type": "ubuntu", "purpose": "provision",
+                 "units": [{"name": "kubelet.service", "content": "[Service]\nExecStart=/opt/bin/kubelet\n",
+                            "dropIns": [{"name": "10-args.conf", "content": "[Service]\nEnvironment=A=1\n"}]}],
+                 "files": [{"path": "/var/lib/kubelet/ca.crt", "permissions": 0o600,
+                            "content": {"secretRef": {"name": "kubelet-ca", "dataKey": "ca.crt"}}},
+                           {"path": "/etc/token", "content": {"inline": {"encoding": "", "data": "<<BOOTSTRAP_TOKEN>>"}}}]},
+    });
+    let url = mesh.webhooks.url("/v1/render/ignition");
+    let body = json!({"osc": osc, "secrets": {"kubelet-ca": {"ca.crt": ca}}});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let (status, _) = post(&mesh.anonymous, &url, &bytes).await;
+    assert_eq!(status, 401);
+    let (status, rendered) = post(&mesh.admin, &url, &bytes).await;
+    assert_eq!(status, 200, "{rendered}");
+    assert_eq!(rendered["version"], "2.3.0");
+    let ignition: Value = serde_json::from_str(rendered["userData"].as_str().unwrap()).unwrap();
+    assert_eq!(ignition["ignition"]["version"], "2.3.0");
+    assert_eq!(ignition["systemd"]["units"][0]["enabled"], true);
+    let user_data = rendered["userData"].as_str().unwrap();
+    assert!(
+        user_data.contains("%3C%3CBOOTSTRAP_TOKEN%3E%3E"),
+        "{user_data}"
+    );
+
+    let newer = json!({"osc": body["osc"], "secrets": body["secrets"], "version": "3.4.0"});
+    let (status, rendered) = post(&mesh.admin, &url, &serde_json::to_vec(&newer).unwrap()).await;
+    assert_eq!(status, 200, "{rendered}");
+    let ignition: Value = serde_json::from_str(rendered["userData"].as_str().unwrap()).unwrap();
+    assert_eq!(ignition["ignition"]["version"], "3.4.0");
+
+    let missing = json!({"osc": body["osc"]});
+    let (status, problem) = post(&mesh.admin, &url, &serde_json::to_vec(&missing).unwrap()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("kubelet-ca"),
+        "{problem}"
+    );
+    let odd = json!({"osc": body["osc"], "version": "2.2.0"});
+    let (status, problem) = post(&mesh.admin, &url, &serde_json::to_vec(&odd).unwrap()).await;
+    assert_eq!(status, 400, "{problem}");
+}

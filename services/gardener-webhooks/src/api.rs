@@ -1,6 +1,7 @@
 //! The HTTP edge: the six admission webhooks at upstream's paths, and two pure REST endpoints
 //! for tooling (`/v1/validate/shoot`, `/v1/default/shoot`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::cli::WebhookName;
 use crate::core::defaulter::{self, Defaults};
+use crate::core::ignition::{self, IgnitionVersion};
 use crate::core::mutation::{SeedConfig, Webhook};
 use crate::core::shoot;
 use crate::objects::Objects;
@@ -33,6 +35,8 @@ pub struct State {
     pub defaults: Defaults,
     pub seed: SeedConfig,
     pub metrics: ReviewMetrics,
+    /// Rendered unless an OSC's annotation or a request names another (`--ignition-version`).
+    pub ignition_version: IgnitionVersion,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -110,7 +114,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, enabled: &[WebhookName]) {
             WebhookName::Shoot => cfg.service(shoot_webhook),
         };
     }
-    cfg.service(validate_shoot).service(default_shoot);
+    cfg.service(validate_shoot)
+        .service(default_shoot)
+        .service(render_ignition);
 }
 
 /// Decodes, answers and encodes one review; a body that is no AdmissionReview is a 400.
@@ -357,11 +363,90 @@ async fn default_shoot(
     }))
 }
 
+/// An OperatingSystemConfig to render, with the Secrets its files refer to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenderIgnitionRequest {
+    /// The `extensions.gardener.cloud/v1alpha1` OperatingSystemConfig.
+    #[schema(value_type = Object)]
+    pub osc: Value,
+    /// The Secrets of `secretRef` file contents, by name: their `data` (base64 values).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: BTreeMap<String, serde_json::Map<String, Value>>,
+    /// `2.3.0` or `3.4.0`; default: the OSC's annotation `os.metal-stack.io/ignition-version`,
+    /// else the service's `--ignition-version`.
+    pub version: Option<String>,
+}
+
+/// What the OS extension makes of the OSC for its purpose.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderIgnitionResponse {
+    /// The Ignition document (purpose `provision`), as written to `osc-result-<name>`.
+    pub user_data: Option<String>,
+    /// For `.status.extensionUnits` (purpose `reconcile`).
+    #[schema(value_type = Vec<Object>)]
+    pub extension_units: Vec<Value>,
+    /// For `.status.extensionFiles` (purpose `reconcile`).
+    #[schema(value_type = Vec<Object>)]
+    pub extension_files: Vec<Value>,
+    /// The Ignition spec version rendered.
+    pub version: String,
+}
+
+/// Renders an OperatingSystemConfig to Ignition as the OS controller does.
+#[utoipa::path(
+    post, path = "/v1/render/ignition", tag = "ignition",
+    request_body = RenderIgnitionRequest,
+    responses(
+        (status = 200, description = "The userdata (provision) or the extension files (reconcile)", body = RenderIgnitionResponse),
+        (status = 400, description = "A body that is not an OSC with Secrets, or an unsupported version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The OSC cannot be rendered (e.g. a missing Secret or key, an unknown encoding or purpose), naming what", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/render/ignition")]
+async fn render_ignition(
+    state: web::Data<State>,
+    request: web::Json<RenderIgnitionRequest>,
+) -> Result<HttpResponse, Problem> {
+    let request = request.into_inner();
+    let default = match &request.version {
+        None => state.ignition_version,
+        Some(version) => version
+            .parse::<IgnitionVersion>()
+            .map_err(|e| Problem::bad_request(format!("version: {e}")))?,
+    };
+    // A version in the request wins over the OSC's annotation.
+    let mut osc = request.osc;
+    if request.version.is_some()
+        && let Some(annotations) = osc
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+    {
+        annotations.remove(ignition::VERSION_ANNOTATION);
+    }
+    let rendered = ignition::render(&osc, &request.secrets, default).map_err(|e| {
+        Problem::new(
+            "cannot-render",
+            "The OperatingSystemConfig cannot be rendered",
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .with_detail(e.to_string())
+    })?;
+    Ok(HttpResponse::Ok().json(RenderIgnitionResponse {
+        user_data: rendered.user_data,
+        extension_units: rendered.extension_units,
+        extension_files: rendered.extension_files,
+        version: rendered.version.to_string(),
+    }))
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "gardener-webhooks", description = "Gardener admission and mutation for shoots of type metal; metal-mesh's replacement for gardener-extension-provider-metal's webhooks and its admission component."),
-    paths(validate, validate_secrets, mutate, controlplane, seedprovider, shoot_webhook, validate_shoot, default_shoot),
-    components(schemas(Problem, AdmissionReview, ValidateShootRequest, ValidateShootResponse, Cause, DefaultShootRequest, DefaultShootResponse)),
-    tags((name = "webhooks", description = "AdmissionReview admission.k8s.io/v1 over HTTPS, called by kube-apiserver; open unless --webhooks-require-auth"), (name = "shoots")),
+    paths(validate, validate_secrets, mutate, controlplane, seedprovider, shoot_webhook, validate_shoot, default_shoot, render_ignition),
+    components(schemas(Problem, AdmissionReview, ValidateShootRequest, ValidateShootResponse, Cause, DefaultShootRequest, DefaultShootResponse, RenderIgnitionRequest, RenderIgnitionResponse)),
+    tags((name = "webhooks", description = "AdmissionReview admission.k8s.io/v1 over HTTPS, called by kube-apiserver; open unless --webhooks-require-auth"), (name = "shoots"), (name = "ignition")),
 )]
 pub struct ApiDoc;

@@ -2,10 +2,12 @@
 //! the Shoot defaulter's `DEFAULTER_*` variables keep upstream's names.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use mesh_runtime::RuntimeArgs;
 
+use crate::core::ignition::{IgnitionVersion, UnsupportedVersion};
 use crate::core::mutation::{EtcdConfig, SeedConfig};
 
 pub const ENV_PREFIX: &str = "GARDENER_WEBHOOKS";
@@ -102,6 +104,49 @@ pub struct Args {
     /// Let etcd pods be evicted (annotations for csi-driver-lvm and druid)
     #[arg(long)]
     pub etcd_eviction_allowed: bool,
+
+    /// Run the OperatingSystemConfig controller (replaces os-metal-extension): render the OSCs
+    /// of type ubuntu, debian and nvidia into Ignition userdata and their status
+    #[arg(long)]
+    pub os_controller: bool,
+    /// Ignition version the OS controller renders unless an OSC's
+    /// os.metal-stack.io/ignition-version annotation names one: 2.3.0 or 3.4.0
+    #[arg(long, default_value = "2.3.0", value_parser = parse_ignition_version)]
+    pub ignition_version: IgnitionVersion,
+    /// OperatingSystemConfigs the OS controller reconciles at the same time
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub os_controller_workers: u16,
+    /// Run the OS controller only while holding a Lease (for more than one replica); the
+    /// webhooks are served either way
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease; default: the pod's namespace, else the
+    /// kubeconfig's namespace
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_elect_namespace: Option<String>,
+    /// Name of the leader-election Lease
+    #[arg(long, default_value = "gardener-webhooks-os-controller")]
+    pub leader_elect_lease_name: String,
+    /// How long a silent leader keeps the Lease (at least 1s)
+    #[arg(long, default_value = "15s", value_parser = parse_lease_duration)]
+    pub leader_elect_lease_duration: Duration,
+    /// This replica's identity in the Lease; default: the pod name (POD_NAME), else the hostname
+    #[arg(long, env = "POD_NAME")]
+    pub leader_elect_identity: Option<String>,
+}
+
+/// `--ignition-version`: a version the renderer speaks.
+fn parse_ignition_version(text: &str) -> Result<IgnitionVersion, String> {
+    text.parse().map_err(|e: UnsupportedVersion| e.to_string())
+}
+
+/// `--leader-elect-lease-duration`: a duration of at least a second (Leases count in seconds).
+fn parse_lease_duration(text: &str) -> Result<Duration, String> {
+    let duration = mesh_runtime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration < Duration::from_secs(1) {
+        return Err(format!("{text:?} is shorter than 1s"));
+    }
+    Ok(duration)
 }
 
 impl Args {

@@ -4,12 +4,15 @@
 //! The rules are a pure core ([`core`]); [`review`] reads and writes AdmissionReviews,
 //! [`garden`] and [`seed`] decide which rule a review gets and what it must read first
 //! ([`objects`]: watched CloudProfiles and Clusters, Secrets on demand), [`api`] serves it.
+//! [`os_controller`] (`--os-controller`) renders OperatingSystemConfigs to Ignition userdata
+//! (replaces os-metal-extension) with [`core::ignition`].
 
 pub mod api;
 pub mod cli;
 pub mod core;
 pub mod garden;
 pub mod objects;
+pub mod os_controller;
 pub mod review;
 pub mod seed;
 
@@ -65,6 +68,7 @@ pub fn access() -> mesh_runtime::auth::Access {
     mesh_runtime::auth::Access::from_openapi(&doc)
         .reading("create", "/v1/validate/shoot")
         .reading("create", "/v1/default/shoot")
+        .reading("create", "/v1/render/ignition")
 }
 
 /// Ready once the watched kinds have been listed.
@@ -92,6 +96,14 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     let client = mesh_controller::client::client(args.kubeconfig.as_deref())
         .await
         .context("Kubernetes client")?;
+    // The OperatingSystemConfig controller (--os-controller), stopped by the shutdown signal.
+    let os_controller = args.os_controller.then(|| {
+        os_controller::start(
+            client.clone(),
+            os_controller::Config::from_args(&args),
+            &setup,
+        )
+    });
     let objects = KubeObjects::start(
         client.clone(),
         enabled.iter().any(|w| w.reads_profiles()),
@@ -103,6 +115,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         defaults,
         seed: args.seed_config(),
         metrics,
+        ignition_version: args.ignition_version,
     });
     tracing::info!(
         webhooks = ?enabled.iter().map(|w| w.path_name()).collect::<Vec<_>>(),
@@ -116,6 +129,9 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     .with_readiness(WatchesSynced(objects));
     if !args.webhooks_require_auth {
         parts.auth_scope = AuthScope::ApiExcept(WEBHOOK_PREFIXES);
+    }
+    if let Some(running) = os_controller {
+        parts = parts.with_on_shutdown(move || running.stopped());
     }
     Ok(parts)
 }

@@ -13,7 +13,7 @@ fn committed_openapi_matches_the_code() {
     );
 }
 
-/// The contract of the issue: the six webhooks at upstream's paths, open; the two REST
+/// The contract of issues 13 and 14: the six webhooks at upstream's paths, open; the REST
 /// endpoints with exactly these fields, behind a credential.
 #[test]
 fn the_contract_is_exactly_the_listed_operations() {
@@ -23,6 +23,7 @@ fn the_contract_is_exactly_the_listed_operations() {
         operations(&doc),
         [
             "POST /v1/default/shoot",
+            "POST /v1/render/ignition",
             "POST /v1/validate/shoot",
             "POST /webhooks/controlplane",
             "POST /webhooks/mutate",
@@ -44,6 +45,14 @@ fn the_contract_is_exactly_the_listed_operations() {
     assert_eq!(
         schema_fields(&doc, "DefaultShootResponse"),
         ["patch", "shoot"]
+    );
+    assert_eq!(
+        schema_fields(&doc, "RenderIgnitionRequest"),
+        ["osc", "secrets", "version"]
+    );
+    assert_eq!(
+        schema_fields(&doc, "RenderIgnitionResponse"),
+        ["extensionFiles", "extensionUnits", "userData", "version"]
     );
     let json = serde_json::to_value(&doc).unwrap();
     let webhook = &json["paths"]["/webhooks/validate"]["post"];
@@ -75,6 +84,7 @@ fn viewers_may_use_the_rest_endpoints_and_webhooks_need_no_role() {
                 "create".to_string(),
                 vec![
                     "/v1/default/shoot".to_string(),
+                    "/v1/render/ignition".to_string(),
                     "/v1/validate/shoot".to_string()
                 ]
             ),
