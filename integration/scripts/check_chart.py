@@ -2265,6 +2265,9 @@ def check_vm_docs() -> None:
 GW_GARDEN_ROLE = f"{GW_NAME}-garden"
 GW_SEED_ROLE = f"{GW_NAME}-seed"
 GW_SHOOT_CONFIG = f"{GW_NAME}-shoot"
+GW_OS_ROLE = f"{GW_NAME}-os-controller"
+GW_LEASE_ROLE = f"{GW_NAME}-leader-election"
+GW_LEASE = "gardener-webhooks-os-controller"
 WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 METAL_SHOOT_SELECTOR = {"matchLabels": {"provider.extensions.gardener.cloud/metal": "true"}}
 METAL_SECRET_SELECTOR = {"matchLabels": {"provider.shoot.gardener.cloud/metal": "true"}}
@@ -2320,6 +2323,22 @@ GW_WEBHOOKS: dict[str, dict[str, Any]] = {
 GW_GARDEN_PERMS = (_perms(["core.gardener.cloud"], ["cloudprofiles", "namespacedcloudprofiles"], ["get", "list", "watch"])
                    | _perms([""], ["secrets"], ["get"]))
 GW_SEED_PERMS = _perms(["extensions.gardener.cloud"], ["clusters"], ["get", "list", "watch"]) | _perms([""], ["secrets"], ["get"])
+# seed.osController: the OperatingSystemConfig controller's ClusterRole, rule by rule, and the
+# Role of its Lease in the release namespace.
+GW_OS_RULES = [
+    {"apiGroups": ["extensions.gardener.cloud"], "resources": ["operatingsystemconfigs"], "verbs": ["get", "list", "watch", "patch", "update"]},
+    {"apiGroups": ["extensions.gardener.cloud"], "resources": ["operatingsystemconfigs/status"], "verbs": ["get", "patch", "update"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+]
+GW_OS_PERMS = rule_perms(GW_OS_RULES)
+GW_LEASE_RULES = [
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [GW_LEASE], "verbs": ["get", "update"]},
+]
+GW_DOWNWARD_ENV = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                   {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
 
 # garden.defaults key -> (value, its DEFAULTER_* variable and value); the key upper-cased is the name.
 GW_DEFAULTS_ALL: dict[str, tuple[Any, str, str]] = {
@@ -2524,7 +2543,7 @@ def check_gw_common(docs: list[dict[str, Any]], label: str, image: str) -> None:
     roles_ = access_roles(docs)
     C.check({n: r for n, r in roles_.items() if ":gardener-webhooks:" in n}
             == {"metal-mesh:gardener-webhooks:viewer": GW_RULES, "metal-mesh:gardener-webhooks:editor": GW_RULES},
-            f"[{label}] ClusterRoles metal-mesh:gardener-webhooks:viewer and :editor: create /v1/default/shoot, /v1/validate/shoot; get /metrics")
+            f"[{label}] ClusterRoles metal-mesh:gardener-webhooks:viewer and :editor: create /v1/default/shoot, /v1/render/ignition, /v1/validate/shoot; get /metrics")
     C.check(all(not has_wildcard(d["rules"]) for d in docs if d["kind"] == "ClusterRole"), f"[{label}] no wildcard in any rule")
 
 
@@ -2533,7 +2552,7 @@ def gw_roles(docs: list[dict[str, Any]]) -> dict[str, set[tuple[str, ...]]]:
     that each is bound to its ServiceAccount."""
     out = {}
     for d in docs:
-        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in (GW_GARDEN_ROLE, GW_SEED_ROLE):
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in (GW_GARDEN_ROLE, GW_SEED_ROLE, GW_OS_ROLE):
             out[d["metadata"]["name"]] = rule_perms(d["rules"])
             crb = one(docs, "ClusterRoleBinding", d["metadata"]["name"])
             C.check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": d["metadata"]["name"]}
@@ -2654,6 +2673,120 @@ def check_gw_seed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -
     C.check(gw_container(docs)["args"] == gw_args("controlplane,seedprovider,shoot",
                                                   seed=["--machine-controller-manager-image", image]),
             "[seed] storageCapacity empty: no --etcd-storage-capacity (the binary's 16Gi)")
+
+
+def gw_os_args(ignition: str = "2.3.0", workers: str = "5") -> list[str]:
+    """The OperatingSystemConfig controller's flags (seed.osController), after the seed flags."""
+    return ["--os-controller", "--ignition-version", ignition, "--os-controller-workers", workers, "--leader-elect"]
+
+
+def check_gw_lease_role(docs: list[dict[str, Any]], label: str) -> None:
+    """The Lease Role of the OS controller's leader election: exactly its rules, in the release
+    namespace, bound to the ServiceAccount."""
+    role = one(docs, "Role", GW_LEASE_ROLE)
+    rb = one(docs, "RoleBinding", GW_LEASE_ROLE)
+    if role["rules"] != GW_LEASE_RULES:
+        print(f"        got: {json.dumps(role['rules'])}")
+    C.check(role["rules"] == GW_LEASE_RULES and role["metadata"]["namespace"] == NAMESPACE,
+            f"[{label}] Role {NAMESPACE}/{GW_LEASE_ROLE} exactly: coordination.k8s.io leases create; get/update of {GW_LEASE} only")
+    C.check(rb["metadata"]["namespace"] == NAMESPACE
+            and rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": GW_LEASE_ROLE}
+            and rb["subjects"] == [{"kind": "ServiceAccount", "name": GW_NAME, "namespace": NAMESPACE}],
+            f"[{label}] RoleBinding {NAMESPACE}/{GW_LEASE_ROLE}: binds the Lease Role to the ServiceAccount {GW_NAME}")
+
+
+def check_gw_os_controller(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    # On, with the defaults.
+    values = gw_values(seed={"osController": {"enabled": True}})
+    lint(chart_dir, values, "gardener-webhooks seed.osController", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "gardener-webhooks seed.osController", kv)
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    C.check(sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["kind"] not in ("Secret",) and not is_access_role(d)) == sorted([
+        f"Deployment/{GW_NAME}", f"Service/{GW_NAME}", f"ServiceAccount/{GW_NAME}", f"NetworkPolicy/{GW_NAME}",
+        f"PodDisruptionBudget/{GW_NAME}", f"ClusterRole/{GW_SEED_ROLE}", f"ClusterRoleBinding/{GW_SEED_ROLE}",
+        f"ClusterRole/{GW_OS_ROLE}", f"ClusterRoleBinding/{GW_OS_ROLE}", f"Role/{GW_LEASE_ROLE}", f"RoleBinding/{GW_LEASE_ROLE}",
+        f"ClusterRoleBinding/{GW_NAME}-auth-delegator", f"MutatingWebhookConfiguration/{GW_NAME}"]),
+        "[osController] exactly the seed objects plus the os-controller ClusterRole and binding and the Lease Role and RoleBinding")
+    c = gw_container(docs)
+    want = gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(image) + gw_os_args())
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[osController] args exactly: {' '.join(want)}")
+    if c.get("env") != GW_DOWNWARD_ENV:
+        print(f"        got: {c.get('env')}")
+    C.check(c.get("env") == GW_DOWNWARD_ENV,
+            "[osController] env exactly POD_NAME (metadata.name) and POD_NAMESPACE (metadata.namespace) from the downward API")
+    C.check(one(docs, "Deployment", GW_NAME)["spec"]["replicas"] == 2 and one(docs, "PodDisruptionBudget", GW_NAME)["spec"]["maxUnavailable"] == 1,
+            "[osController] still 2 replicas and the PodDisruptionBudget: every replica serves the webhooks, one leads the controller")
+    check_gw_common(docs, "osController", image)
+    check_gw_configs(docs, "osController", [], ["controlplane", "seedprovider"])
+    C.check(gw_roles(docs) == {GW_SEED_ROLE: GW_SEED_PERMS, GW_OS_ROLE: GW_OS_PERMS},
+            "[osController] RBAC exactly: the seed ClusterRole and the os-controller ClusterRole, each bound to the ServiceAccount")
+    rules = one(docs, "ClusterRole", GW_OS_ROLE)["rules"]
+    if rules != GW_OS_RULES:
+        print(f"        got: {json.dumps(rules)}")
+    C.check(rules == GW_OS_RULES,
+            "[osController] ClusterRole rules exactly: operatingsystemconfigs get/list/watch/patch/update; operatingsystemconfigs/status "
+            "get/patch/update; secrets get/list/watch/create/update/patch; events and events.k8s.io events create/patch")
+    check_gw_lease_role(docs, "osController")
+    notes = next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+    C.check(f"kubectl -n {NAMESPACE} get lease {GW_LEASE}" in notes, f"[osController] NOTES: how to see the leader (the Lease {GW_LEASE})")
+
+    # Every setting, next to garden and an extraEnv that sets POD_NAME itself.
+    values = gw_values(garden={"defaults": {"maxPods": 110}}, seed={"osController": {"enabled": True, "ignitionVersion": "3.4.0", "workers": 12}},
+                       replicas=3, extraEnv=[{"name": "POD_NAME", "value": "fixed"}, {"name": "RUST_LOG", "value": "debug"}])
+    lint(chart_dir, values, "seed.osController, every setting", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "seed.osController, every setting", kv)
+    c = gw_container(docs)
+    want = gw_args("validator,secrets-validator,mutator,controlplane,seedprovider,shoot", seed=gw_seed_args(image) + gw_os_args("3.4.0", "12"))
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[osController, every setting] args exactly: {' '.join(want)}")
+    want_env = [GW_DOWNWARD_ENV[1], {"name": "DEFAULTER_MAXPODS", "value": "110"}, {"name": "POD_NAME", "value": "fixed"},
+                {"name": "RUST_LOG", "value": "debug"}]
+    if c.get("env") != want_env:
+        print(f"        got: {c.get('env')}")
+    C.check(c.get("env") == want_env,
+            "[osController, extraEnv sets POD_NAME] env exactly: POD_NAMESPACE (downward API), DEFAULTER_*, then extraEnv; no second POD_NAME")
+    C.check(one(docs, "Deployment", GW_NAME)["spec"]["replicas"] == 3
+            and gw_roles(docs) == {GW_GARDEN_ROLE: GW_GARDEN_PERMS, GW_SEED_ROLE: GW_SEED_PERMS, GW_OS_ROLE: GW_OS_PERMS},
+            "[osController + garden, 3 replicas] RBAC exactly: the garden, seed and os-controller ClusterRoles")
+    check_gw_lease_role(docs, "osController + garden")
+
+    # Off (the default, and explicitly with other settings): nothing of the controller, settings unchecked.
+    for what, seed in [("default", True), ("enabled: false, other settings", {"osController": {"enabled": False, "ignitionVersion": "9", "workers": 0}})]:
+        docs = docs_of(render(chart, gw_values(seed=seed)))
+        c = gw_container(docs)
+        C.check(c["args"] == gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(image)) and "env" not in c
+                and not any(d["kind"] in ("Role", "RoleBinding") for d in gw_docs(docs)) and gw_roles(docs) == {GW_SEED_ROLE: GW_SEED_PERMS},
+                f"[osController off ({what})] no --os-controller/--leader-elect, no env, no os-controller ClusterRole, no Lease Role")
+
+    cases = [
+        ("osController without seed (garden only)", gw_values(garden=True, seed={"enabled": False, "osController": {"enabled": True}}),
+         "gardenerWebhooks.seed.osController.enabled needs gardenerWebhooks.seed.enabled: the OperatingSystemConfig controller runs in a seed cluster"),
+        ("osController without garden or seed", {"gardenerWebhooks": {"seed": {"osController": {"enabled": True}}}},
+         "gardenerWebhooks.seed.osController.enabled needs gardenerWebhooks.seed.enabled"),
+        ("ignitionVersion 3.0.0", gw_values(seed={"osController": {"enabled": True, "ignitionVersion": "3.0.0"}}),
+         'gardenerWebhooks.seed.osController.ignitionVersion must be 2.3.0 or 3.4.0, not "3.0.0"'),
+        ("ignitionVersion empty", gw_values(seed={"osController": {"enabled": True, "ignitionVersion": ""}}),
+         'gardenerWebhooks.seed.osController.ignitionVersion must be 2.3.0 or 3.4.0, not ""'),
+        ("workers 0", gw_values(seed={"osController": {"enabled": True, "workers": 0}}),
+         "gardenerWebhooks.seed.osController.workers must be a whole number >= 1 (at most 65535), not 0"),
+        ("workers 1.5", gw_values(seed={"osController": {"enabled": True, "workers": 1.5}}),
+         "gardenerWebhooks.seed.osController.workers must be a whole number >= 1 (at most 65535), not 1.5"),
+        ("workers many", gw_values(seed={"osController": {"enabled": True, "workers": "many"}}),
+         "gardenerWebhooks.seed.osController.workers must be a whole number >= 1 (at most 65535), not many"),
+        ("workers 70000", gw_values(seed={"osController": {"enabled": True, "workers": 70000}}),
+         "gardenerWebhooks.seed.osController.workers must be a whole number >= 1 (at most 65535), not 70000"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"gardener-webhooks {what}: rendering fails with {message!r}")
 
 
 def check_gw_both(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
@@ -2824,13 +2957,16 @@ def check_gw_docs() -> None:
                    "metal-mesh/webhook-target=shoot", "gardenerWebhooks.caBundle", "cert-manager.io/inject-ca-from",
                    "--webhooks-require-auth", "metal-mesh:gardener-webhooks:viewer", "/v1/validate/shoot", "/v1/default/shoot",
                    "--machine-controller-manager-image", "--etcd-storage-capacity", "failurePolicy", "matchPolicy",
-                   "build-image.sh", "gardenerWebhooks.networkPolicy.extraFrom", "from-all-webhook-targets-allowed-ports"]:
+                   "build-image.sh", "gardenerWebhooks.networkPolicy.extraFrom", "from-all-webhook-targets-allowed-ports",
+                   "### The OperatingSystemConfig controller", "gardenerWebhooks.seed.osController.enabled",
+                   "gardenerWebhooks.seed.osController.ignitionVersion", "--os-controller-workers", "--leader-elect",
+                   GW_LEASE, "operatingsystemconfigs/status", "POD_NAMESPACE"]:
         C.check(needle in readme, f"README.md (gardener-webhooks) mentions {needle!r}")
     C.check("`gardenerWebhooks.enabled`" not in readme.split("## Values")[1] if "## Values" in readme else False,
             "README values table: the placeholder gardenerWebhooks.enabled is gone")
     values_text = (chart_dir / "values.yaml").read_text()
     for needle in ["gardenerWebhooks:", "shootWebhookURL:", "machineControllerManagerImage:", "storageCapacity: 16Gi", "caBundle:",
-                   "webhooksRequireAuth:", "defaults: {}"]:
+                   "webhooksRequireAuth:", "defaults: {}", "osController:", 'ignitionVersion: "2.3.0"', "workers: 5"]:
         C.check(needle in values_text, f"values.yaml documents {needle!r}")
 
 
@@ -2866,7 +3002,7 @@ RC_RULES = [{"nonResourceURLs": ["/v1/compile"], "verbs": ["create"]},
 VM_RULES = [{"nonResourceURLs": ["/metrics", "/v1/capacity", "/v1/snapshots", "/v1/volumegroups", "/v1/volumes"], "verbs": ["get"]}]
 API_RULES = [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
 # gardener-webhooks: its two REST paths are pure computations (POST: create), for viewers too.
-GW_RULES = [{"nonResourceURLs": ["/v1/default/shoot", "/v1/validate/shoot"], "verbs": ["create"]},
+GW_RULES = [{"nonResourceURLs": ["/v1/default/shoot", "/v1/render/ignition", "/v1/validate/shoot"], "verbs": ["create"]},
             {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
 ACCESS_ROLES = {
     "metal-api": {"viewer": API_RULES, "editor": API_RULES},
@@ -3547,6 +3683,8 @@ def main() -> int:
         C.section("gardener-webhooks: neither garden nor seed, the old switch", lambda: check_gw_off(chart))
         C.section("gardener-webhooks: garden (validating and mutating admission, RBAC)", lambda: check_gw_garden(chart, chart_dir, kv))
         C.section("gardener-webhooks: seed (controlplane, seedprovider, shoot webhook, seed flags)", lambda: check_gw_seed(chart, chart_dir, kv))
+        C.section("gardener-webhooks: seed.osController (flags, downward env, RBAC, Lease Role, fail messages)",
+                  lambda: check_gw_os_controller(chart, chart_dir, kv))
         C.section("gardener-webhooks: garden and seed in one Deployment, PDB, NetworkPolicy peers", lambda: check_gw_both(chart, chart_dir, kv))
         C.section("gardener-webhooks: caBundle with cert-manager and existingSecret", lambda: check_gw_tls_modes(chart, chart_dir, kv))
         C.section("gardener-webhooks: garden.defaults -> DEFAULTER_* env", lambda: check_gw_defaults_env(chart, kv))

@@ -600,6 +600,10 @@ fn the_charts_arguments_are_the_binarys() {
             "gardenerWebhooks.seed.etcd.evictionAllowed=true",
             "--set",
             "gardenerWebhooks.webhooksRequireAuth=true",
+            "--set",
+            "gardenerWebhooks.seed.osController.enabled=true",
+            "--set",
+            "gardenerWebhooks.seed.osController.ignitionVersion=3.4.0",
         ])
         .output()
         .expect("run render_chart.py");
@@ -644,6 +648,11 @@ fn the_charts_arguments_are_the_binarys() {
     );
     assert!(seed.etcd.is_eviction_allowed);
     assert!(parsed.runtime.tls.enabled(), "served over TLS");
+    assert!(parsed.os_controller && parsed.leader_elect);
+    assert_eq!(
+        parsed.ignition_version,
+        gardener_webhooks::core::ignition::IgnitionVersion::V3_4_0
+    );
 }
 
 /// A fixture of the mutation core's tables (`services/gardener-webhooks/src/core/mutation/testdata`).

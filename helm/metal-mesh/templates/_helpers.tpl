@@ -972,8 +972,8 @@ Usage: include "metal-mesh.accessRules" (dict "get" (list "/metrics"))
 {{/*
 The access ClusterRoles metal-mesh:<service>:<capability> of the enabled services, as a JSON
 object {"<service>:<capability>": [rules]}: exactly the non-resource URLs and verbs of each
-service's API (rule-compiler's POST /v1/compile and gardener-webhooks' POST /v1/validate/shoot and
-/v1/default/shoot compute without applying: reads). metal-api
+service's API (rule-compiler's POST /v1/compile and gardener-webhooks' POST /v1/validate/shoot,
+/v1/default/shoot and /v1/render/ignition compute without applying: reads). metal-api
 keeps its HMAC auth for its own API; only its /metrics goes through the delegated auth.
 all=true: the roles of every service, enabled or not (to check rbac.bindings against).
 Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
@@ -983,7 +983,7 @@ Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
 {{- $lbRead := list "/metrics" "/v1/loadbalancers" "/v1/metallb" "/v1/nodes/*" }}
 {{- $rcRead := dict "get" (list "/metrics" "/v1/ruleset" "/v1/status") "create" (list "/v1/compile") }}
 {{- $vmRead := dict "get" (list "/metrics" "/v1/capacity" "/v1/snapshots" "/v1/volumegroups" "/v1/volumes") }}
-{{- $gwRead := dict "get" (list "/metrics") "create" (list "/v1/default/shoot" "/v1/validate/shoot") }}
+{{- $gwRead := dict "get" (list "/metrics") "create" (list "/v1/default/shoot" "/v1/render/ignition" "/v1/validate/shoot") }}
 {{- $byService := dict
   "metal-api" (dict "viewer" $apiRead "editor" $apiRead)
   "lb-allocator" (dict "viewer" (dict "get" $lbRead) "editor" (dict "get" $lbRead "create" (list "/v1/loadbalancers") "delete" (list "/v1/loadbalancers/*")))
@@ -1055,6 +1055,33 @@ roles get a suffix each.
 
 {{- define "metal-mesh.gardenerWebhooks.shootConfigName" -}}
 {{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-shoot") }}
+{{- end }}
+
+{{- define "metal-mesh.gardenerWebhooks.osControllerRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-os-controller") }}
+{{- end }}
+
+{{- define "metal-mesh.gardenerWebhooks.leaseRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-leader-election") }}
+{{- end }}
+
+{{/*
+gardener-webhooks: "true" when the OperatingSystemConfig controller runs
+(gardenerWebhooks.seed.enabled and gardenerWebhooks.seed.osController.enabled); "" otherwise.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.osController" -}}
+{{- $gw := .Values.gardenerWebhooks | default dict }}
+{{- if and (eq (toString (dig "seed" "enabled" false $gw)) "true") (eq (toString (dig "seed" "osController" "enabled" false $gw)) "true") }}
+{{- print "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the Lease of the OS controller's leader election: the binary's default name
+(--leader-elect-lease-name is not passed), in the release namespace (POD_NAMESPACE).
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.leaseName" -}}
+gardener-webhooks-os-controller
 {{- end }}
 
 {{/*
@@ -1296,6 +1323,15 @@ gardener-webhooks: checks the values; renders nothing, fails with a message nami
 {{- if not (has (toString $gw.seed.shootWebhookFailurePolicy) (list "Fail" "Ignore")) }}
 {{- fail (printf "gardenerWebhooks.seed.shootWebhookFailurePolicy must be Fail or Ignore, not %q" (toString $gw.seed.shootWebhookFailurePolicy)) }}
 {{- end }}
+{{- if include "metal-mesh.gardenerWebhooks.osController" . }}
+{{- $os := $gw.seed.osController }}
+{{- if not (has (toString $os.ignitionVersion) (list "2.3.0" "3.4.0")) }}
+{{- fail (printf "gardenerWebhooks.seed.osController.ignitionVersion must be 2.3.0 or 3.4.0, not %q" (toString $os.ignitionVersion)) }}
+{{- end }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $os.workers))) (lt (int $os.workers) 1) (gt (int $os.workers) 65535) }}
+{{- fail (printf "gardenerWebhooks.seed.osController.workers must be a whole number >= 1 (at most 65535), not %v" $os.workers) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -1307,5 +1343,17 @@ set to true instead of silently rendering nothing. Renders nothing.
 {{- $gw := .Values.gardenerWebhooks | default dict }}
 {{- if eq (toString (dig "enabled" false $gw)) "true" }}
 {{- fail "gardenerWebhooks.enabled is replaced by two switches: gardenerWebhooks.garden.enabled (in a garden cluster: the Shoot, CloudProfile, SecretBinding, CredentialsBinding and Secret validation and the Shoot defaulter) and gardenerWebhooks.seed.enabled (in a seed cluster: the controlplane, seedprovider and shoot mutation); set one or both" }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the OperatingSystemConfig controller runs in a seed only; fail when
+gardenerWebhooks.seed.osController.enabled is set without gardenerWebhooks.seed.enabled instead
+of silently not running it. Renders nothing.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.checkOsControllerSwitch" -}}
+{{- $gw := .Values.gardenerWebhooks | default dict }}
+{{- if and (eq (toString (dig "seed" "osController" "enabled" false $gw)) "true") (ne (toString (dig "seed" "enabled" false $gw)) "true") }}
+{{- fail "gardenerWebhooks.seed.osController.enabled needs gardenerWebhooks.seed.enabled: the OperatingSystemConfig controller runs in a seed cluster, next to the seed webhooks" }}
 {{- end }}
 {{- end }}

@@ -1,8 +1,9 @@
-//! Rendering a big OperatingSystemConfig to Ignition, beside decoding its JSON, in one run:
-//! 500 units (each with a drop-in) and 500 files of 64 KiB (half plain, half `b64`; text as
-//! configuration files are: letters, digits, `=`, spaces, newlines, some `%`, `<`, `"`), purpose
-//! `provision`, for Ignition 2.3.0 and 3.4.0. Each step runs `ROUNDS` times; the median is
-//! reported.
+//! Rendering OperatingSystemConfigs to Ignition, beside decoding their JSON, in one run: the
+//! issue's big one, 500 units (each with a drop-in) and 500 files of 64 KiB (half plain, half
+//! `b64`; text as configuration files are: letters, digits, `=`, spaces, newlines, some `%`,
+//! `<`, `"`), and one of the size Gardener's provision OSCs have (5 units, 10 files of 4 KiB);
+//! purpose `provision`, for Ignition 2.3.0 and 3.4.0. Each step runs `ROUNDS` times; the median
+//! is reported.
 //!
 //! Run: `cargo run --release -p integration --bin ignition-bench -- [ROUNDS]` (default 11).
 
@@ -12,35 +13,34 @@ use base64::Engine as _;
 use gardener_webhooks::core::ignition::{IgnitionVersion, Secrets, render};
 use serde_json::{Value, json};
 
-const UNITS: usize = 500;
-const FILES: usize = 500;
-const FILE_SIZE: usize = 64 << 10;
+/// (units, files, bytes per file)
+const SHAPES: [(usize, usize, usize); 2] = [(500, 500, 64 << 10), (5, 10, 4 << 10)];
 
-/// 64 KiB of configuration-file text, different per file.
-fn content(i: usize) -> String {
-    let mut text = String::with_capacity(FILE_SIZE + 128);
+/// `size` bytes of configuration-file text, different per file.
+fn content(i: usize, size: usize) -> String {
+    let mut text = String::with_capacity(size + 128);
     let mut line = 0;
-    while text.len() < FILE_SIZE {
+    while text.len() < size {
         text.push_str(&format!(
             "# file {i} line {line}: generated for <<MACHINE_NAME>>\nkey_{line} = \"value {line}\" ; 50% of {i}\n"
         ));
         line += 1;
     }
-    text.truncate(FILE_SIZE);
+    text.truncate(size);
     text
 }
 
-fn osc_text() -> String {
-    let units: Vec<Value> = (0..UNITS)
+fn osc_text(units: usize, files: usize, size: usize) -> String {
+    let units: Vec<Value> = (0..units)
         .map(|i| {
             json!({"name": format!("bench-{i}.service"),
                    "content": format!("[Unit]\nDescription=bench {i}\n[Service]\nExecStart=/usr/bin/true {i}\n[Install]\nWantedBy=multi-user.target\n"),
                    "dropIns": [{"name": "10-env.conf", "content": format!("[Service]\nEnvironment=N={i}\n")}]})
         })
         .collect();
-    let files: Vec<Value> = (0..FILES)
+    let files: Vec<Value> = (0..files)
         .map(|i| {
-            let text = content(i);
+            let text = content(i, size);
             let inline = if i % 2 == 0 {
                 json!({"encoding": "", "data": text})
             } else {
@@ -70,7 +70,13 @@ fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .map_or(11, |s| s.parse().expect("ROUNDS"));
-    let text = osc_text();
+    for (units, files, size) in SHAPES {
+        measure(units, files, size, rounds);
+    }
+}
+
+fn measure(units: usize, files: usize, size: usize, rounds: usize) {
+    let text = osc_text(units, files, size);
     let secrets = Secrets::new();
 
     let mut decode = Vec::new();
@@ -81,28 +87,28 @@ fn main() {
         decode.push(started.elapsed());
     }
     println!(
-        "OSC: {UNITS} units, {FILES} files of {} KiB; JSON {:.1} MiB; {rounds} rounds, medians",
-        FILE_SIZE >> 10,
+        "OSC: {units} units, {files} files of {} KiB; JSON {:.2} MiB; {rounds} rounds, medians",
+        size >> 10,
         text.len() as f64 / (1 << 20) as f64
     );
     let decode = median(decode);
-    println!("decode the OSC's JSON:          {:>8.1} ms", ms(decode));
+    println!("  decode the OSC's JSON:        {:>9.3} ms", ms(decode));
     for version in [IgnitionVersion::V2_3_0, IgnitionVersion::V3_4_0] {
         let mut times = Vec::new();
-        let mut size = 0;
+        let mut bytes = 0;
         for _ in 0..rounds {
             let started = Instant::now();
             let rendered = render(&osc, &secrets, version).unwrap();
             times.push(started.elapsed());
-            size = rendered.user_data.map_or(0, |u| u.len());
+            bytes = rendered.user_data.map_or(0, |u| u.len());
         }
         let time = median(times);
         println!(
-            "render to Ignition {version}:       {:>8.1} ms  ({:.1} MiB of userdata, {:.2}× the decode, {:.0} MiB/s of file content)",
+            "  render to Ignition {version}:     {:>9.3} ms  ({:.2} MiB of userdata, {:.2}x the decode, {:.0} MiB/s of file content)",
             ms(time),
-            size as f64 / (1 << 20) as f64,
+            bytes as f64 / (1 << 20) as f64,
             time.as_secs_f64() / decode.as_secs_f64(),
-            (FILES * FILE_SIZE) as f64 / (1 << 20) as f64 / time.as_secs_f64()
+            (files * size) as f64 / (1 << 20) as f64 / time.as_secs_f64()
         );
     }
 }
