@@ -348,12 +348,11 @@ async fn default_shoot(
     let defaulted =
         defaulter::default_shoot(&request.shoot, &request.cloud_profile, &state.defaults).map_err(
             |errors| {
-                Problem::new(
+                Problem::unprocessable(
                     "cannot-default",
                     "The Shoot cannot be defaulted",
-                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    crate::core::field::summary(&errors),
                 )
-                .with_detail(crate::core::field::summary(&errors))
             },
         )?;
     let patch = json_patch::diff(&request.shoot, &defaulted);
@@ -427,12 +426,11 @@ async fn render_ignition(
         annotations.remove(ignition::VERSION_ANNOTATION);
     }
     let rendered = ignition::render(&osc, &request.secrets, default).map_err(|e| {
-        Problem::new(
+        Problem::unprocessable(
             "cannot-render",
             "The OperatingSystemConfig cannot be rendered",
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string(),
         )
-        .with_detail(e.to_string())
     })?;
     Ok(HttpResponse::Ok().json(RenderIgnitionResponse {
         user_data: rendered.user_data,

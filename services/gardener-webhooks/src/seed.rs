@@ -42,8 +42,7 @@ pub async fn mutate(
     {
         metadata.insert("namespace".into(), Value::String(namespace.to_string()));
     }
-    let object = &object;
-    let needs = mutation::needs(webhook, object);
+    let needs = mutation::needs(webhook, &object);
     let cluster = if needs.cluster {
         match objects.cluster(namespace).await {
             Ok(Some(found)) => match Cluster::from_object(&found) {
@@ -83,9 +82,9 @@ pub async fn mutate(
             .and_then(Value::as_object),
         config,
     };
-    match mutation::mutate(webhook, object, &context) {
+    match mutation::mutate(webhook, &object, &context) {
         Ok(after) => Answer::Patch {
-            before: object.clone(),
+            before: object,
             after,
         },
         Err(message) => Answer::Fail(message),

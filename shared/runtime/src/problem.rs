@@ -70,6 +70,12 @@ impl Problem {
         Self::new("conflict", "Conflict", StatusCode::CONFLICT).with_detail(detail)
     }
 
+    /// 422: the request is well-formed but what it asks cannot be done with this input; `slug`
+    /// and `title` name the kind of refusal, `detail` says why.
+    pub fn unprocessable(slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self::new(slug, title, StatusCode::UNPROCESSABLE_ENTITY).with_detail(detail)
+    }
+
     /// 500: a failure on our side; `detail` should not leak internals.
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(

@@ -130,12 +130,11 @@ async fn compile_ruleset(
     .await
     .map_err(|e| Problem::internal(e.to_string()))?
     .map_err(|e| {
-        Problem::new(
+        Problem::unprocessable(
             "firewall-not-compilable",
             "Firewall cannot be compiled",
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string(),
         )
-        .with_detail(e.to_string())
     })?;
     Ok(HttpResponse::Ok().json(CompileResponse {
         ruleset: compiled.ruleset,
