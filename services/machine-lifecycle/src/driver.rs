@@ -1,0 +1,273 @@
+//! The driver: MCM's provider methods over metal-api. The decisions are [`crate::core`]'s; this
+//! module makes the calls, one metal-api client per endpoint and credential of a MachineClass
+//! Secret.
+//!
+//! Create is idempotent on the Machine name: it first looks for a machine already allocated
+//! with that name in the cluster (an earlier call whose answer was lost, or a driver killed
+//! before the providerID was written) and adopts it. Calls for one Machine name run one at a
+//! time in this process, so two callers (the controller and the REST API) cannot both allocate.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use metal_api_sdk::client::{Client, ClientConfig, Error as MetalError};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::core::class::{Class, Endpoint};
+use crate::core::code::DriverError;
+use crate::core::machines::{self, Found, VolumeSpec};
+use crate::core::tags;
+
+/// What a Create did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub found: Found,
+    /// An earlier call had allocated the machine; this one found it.
+    pub adopted: bool,
+}
+
+/// Told about machines this driver freed (so Machines waiting for one can retry at once).
+pub trait OnFreed: Send + Sync {
+    fn freed(&self, partition: &str, size: &str);
+}
+
+pub struct Driver {
+    timeout: Duration,
+    ca_file: Option<PathBuf>,
+    clients: parking_lot::Mutex<HashMap<Endpoint, Client>>,
+    names: KeyedLocks,
+    on_freed: parking_lot::RwLock<Option<Arc<dyn OnFreed>>>,
+}
+
+impl Driver {
+    pub fn new(timeout: Duration, ca_file: Option<PathBuf>) -> Self {
+        Self {
+            timeout,
+            ca_file,
+            clients: Default::default(),
+            names: KeyedLocks::default(),
+            on_freed: Default::default(),
+        }
+    }
+
+    pub fn set_on_freed(&self, on_freed: Arc<dyn OnFreed>) {
+        *self.on_freed.write() = Some(on_freed);
+    }
+
+    /// The (shared) client for a class's metal-api endpoint.
+    fn client(&self, class: &Class) -> Result<Client, DriverError> {
+        let mut clients = self.clients.lock();
+        if let Some(client) = clients.get(&class.endpoint) {
+            return Ok(client.clone());
+        }
+        let mut config = ClientConfig::new(&class.endpoint.url, class.endpoint.auth());
+        config.timeout = self.timeout;
+        config.ca_file = self.ca_file.clone();
+        config.user_agent = concat!("machine-lifecycle/", env!("CARGO_PKG_VERSION")).into();
+        let client = Client::new(config).map_err(|e| {
+            DriverError::invalid(format!(
+                "machine class {}: secret key metalAPIURL: {e}",
+                class.name
+            ))
+        })?;
+        clients.insert(class.endpoint.clone(), client.clone());
+        Ok(client)
+    }
+
+    /// Allocates a machine for the Machine `name`, or adopts the one already allocated for it.
+    pub async fn create(&self, class: &Class, name: &str) -> Result<Created, DriverError> {
+        check_name(name)?;
+        let client = self.client(class)?;
+        let _one_at_a_time = self
+            .names
+            .lock(&format!("{}/{name}", class.cluster_id))
+            .await;
+        let found = client
+            .find_machines(&machines::find_by_name(class, name))
+            .await
+            .map_err(|e| DriverError::metal(&format!("looking up machine {name}"), &e))?;
+        if let Some(machine) = machines::single(&found, &format!("machine {name}"))? {
+            let found = machines::status(class, machine)?;
+            tracing::info!(machine = name, provider_id = %found.provider_id, "adopted the machine allocated earlier");
+            return Ok(Created {
+                found,
+                adopted: true,
+            });
+        }
+        let allocated = client
+            .allocate_machine(&machines::allocate_request(class, name))
+            .await
+            .map_err(|e| DriverError::metal(&format!("allocating machine {name}"), &e))?;
+        let found = machines::status(class, &allocated)?;
+        tracing::info!(machine = name, provider_id = %found.provider_id, "allocated");
+        Ok(Created {
+            found,
+            adopted: false,
+        })
+    }
+
+    /// Frees the machine of the Machine: the one its providerID names, else the one allocated
+    /// under its name. Nothing to free is success. Returns the providerID freed.
+    pub async fn delete(
+        &self,
+        class: &Class,
+        name: &str,
+        provider_id: &str,
+    ) -> Result<Option<String>, DriverError> {
+        let client = self.client(class)?;
+        let _one_at_a_time = self
+            .names
+            .lock(&format!("{}/{name}", class.cluster_id))
+            .await;
+        let query = match tags::machine_id(provider_id) {
+            Some(id) => machines::find_by_id(class, id),
+            None => machines::find_by_name(class, name),
+        };
+        let found = client
+            .find_machines(&query)
+            .await
+            .map_err(|e| DriverError::metal(&format!("looking up machine {name}"), &e))?;
+        let Some(machine) = machines::single(&found, &format!("machine {name}"))? else {
+            return Ok(None);
+        };
+        let freed = machines::status(class, machine)
+            .map(|f| f.provider_id)
+            .unwrap_or_else(|_| machine.id.clone());
+        match client.free_machine(&machine.id).await {
+            Ok(_) | Err(MetalError::NotFound(_)) => {}
+            Err(e) => {
+                return Err(DriverError::metal(
+                    &format!("freeing machine {} of {name}", machine.id),
+                    &e,
+                ));
+            }
+        }
+        tracing::info!(machine = name, provider_id = %freed, "freed");
+        if let Some(on_freed) = self.on_freed.read().clone() {
+            on_freed.freed(&class.spec.partition, &class.spec.size);
+        }
+        Ok(Some(freed))
+    }
+
+    /// The machine behind the Machine; NotFound before creation, for a machine metal-api does
+    /// not know (404), one released, or one of another cluster.
+    pub async fn status(
+        &self,
+        class: &Class,
+        name: &str,
+        provider_id: &str,
+    ) -> Result<Found, DriverError> {
+        let Some(id) = tags::machine_id(provider_id) else {
+            return Err(DriverError::not_found(format!(
+                "machine {name} is not yet created"
+            )));
+        };
+        let client = self.client(class)?;
+        let machine = client
+            .get_machine(id)
+            .await
+            .map_err(|e| DriverError::metal(&format!("reading machine {id} of {name}"), &e))?;
+        machines::status(class, &machine)
+    }
+
+    /// providerID → Machine name of the cluster's machines.
+    pub async fn list(
+        &self,
+        class: &Class,
+    ) -> Result<std::collections::BTreeMap<String, String>, DriverError> {
+        let client = self.client(class)?;
+        let found = client
+            .find_machines(&machines::find_cluster(class))
+            .await
+            .map_err(|e| DriverError::metal("listing the cluster's machines", &e))?;
+        machines::list(&found)
+    }
+
+    pub fn volume_ids(&self, specs: &[VolumeSpec]) -> Vec<String> {
+        machines::volume_ids(specs)
+    }
+
+    /// Metal machines need no initialization: MCM skips the step on Unimplemented.
+    pub fn initialize(&self) -> Result<Found, DriverError> {
+        Err(DriverError::new(
+            crate::core::code::Code::Unimplemented,
+            "metal machines need no initialization",
+        ))
+    }
+}
+
+/// A Machine name becomes the machine's hostname: a DNS label, as Kubernetes names are.
+fn check_name(name: &str) -> Result<(), DriverError> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(DriverError::invalid(format!(
+            "machine name {name:?} is not a valid Kubernetes name (lower-case letters, digits, '-' and '.')"
+        )))
+    }
+}
+
+/// Per-key async locks: calls for one Machine run one at a time, different Machines side by side.
+#[derive(Clone, Default)]
+struct KeyedLocks {
+    locks: Arc<parking_lot::Mutex<HashMap<String, Weak<Mutex<()>>>>>,
+}
+
+impl KeyedLocks {
+    async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock();
+            if locks.len() > 1024 {
+                locks.retain(|_, l| l.strong_count() > 0);
+            }
+            match locks.get(key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(Mutex::new(()));
+                    locks.insert(key.to_owned(), Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_names_must_be_kubernetes_names() {
+        assert!(check_name("shoot--p--c-worker-abc12-z1-5d7f9-xk2lp").is_ok());
+        for bad in ["", "-a", "a-", "A", "a_b", "a b", &"a".repeat(254)] {
+            let e = check_name(bad).unwrap_err();
+            assert_eq!(e.code, crate::core::code::Code::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_for_one_name_run_one_at_a_time() {
+        let locks = KeyedLocks::default();
+        let first = locks.lock("c/a").await;
+        let other = tokio::time::timeout(Duration::from_millis(50), locks.lock("c/b")).await;
+        assert!(other.is_ok(), "another name is not held up");
+        let same = tokio::time::timeout(Duration::from_millis(50), locks.lock("c/a")).await;
+        assert!(same.is_err(), "the same name waits");
+        drop(first);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), locks.lock("c/a"))
+                .await
+                .is_ok()
+        );
+    }
+}
