@@ -20,10 +20,11 @@
 #                      /usr/local/bin/volume-manager-entrypoint
 #   --no-docker        only assemble compose/.rootfs
 #   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator
-#                      rule-compiler volume-manager gardener-webhooks)
+#                      rule-compiler volume-manager gardener-webhooks machine-lifecycle)
 #
 # Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator
-# --bin rule-compiler --bin volume-manager --bin gardener-webhooks`), nft for rule-compiler (apt-get install nftables),
+# --bin rule-compiler --bin volume-manager --bin gardener-webhooks --bin machine-lifecycle`),
+# nft for rule-compiler (apt-get install nftables),
 # lvm for volume-manager (apt-get install lvm2; losetup: mount or util-linux), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -48,13 +49,13 @@ while [ $# -gt 0 ]; do
         --firewall) [ $# -ge 2 ] || die "--firewall needs a value"; firewall="$2"; shift ;;
         --host-tool) [ $# -ge 2 ] || die "--host-tool needs a value"; tools+=("$2"); shift ;;
         --no-docker) docker_build=0 ;;
-        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) bins+=("$1") ;;
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager gardener-webhooks)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager gardener-webhooks machine-lifecycle)
 
 has_bin() { [[ " ${bins[*]} " == *" $1 "* ]]; }
 given_tool() {
@@ -127,14 +128,17 @@ for t in "${tools[@]}"; do
     tool_names[$name]=1
 done
 
-# .rootfs/fs becomes the image's /, owned by root; .rootfs/data becomes /data, owned by the
-# unprivileged user (the Dockerfile copies it with --chown, which needs /data not to exist yet).
+# .rootfs/fs becomes the image's /, owned by root; .rootfs/data becomes /data and
+# .rootfs/run-machine-lifecycle /run/machine-lifecycle (machine-lifecycle's gRPC socket
+# directory, a named volume in compose), owned by the unprivileged user (the Dockerfile copies
+# them with --chown, which needs them not to exist yet).
 staging="$here/.rootfs"
 rootfs="$staging/fs"
 rm -rf "$staging"
-mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/rule-compiler,etc/ssl/certs,tmp} "$staging/data"
+mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/rule-compiler,etc/ssl/certs,tmp} "$staging/data" \
+    "$staging/run-machine-lifecycle"
 chmod 1777 "$rootfs/tmp"
-chmod 0755 "$staging/data"
+chmod 0755 "$staging/data" "$staging/run-machine-lifecycle"
 
 # Copies a file (following symlinks) to the same absolute path inside the rootfs.
 declare -A copied=()

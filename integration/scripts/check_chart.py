@@ -33,8 +33,16 @@ rendered serving certificate (also across upgrades, with `lookup`), the cert-man
 existingSecret with gardenerWebhooks.caBundle, the exact RBAC, the DEFAULTER_* env mapping and the
 `fail` messages.
 
+machine-lifecycle (the machine-controller-manager-provider-metal replacement,
+`machineLifecycle.enabled`) is rendered off, with its defaults, with more than one replica
+(leader election: the flags, POD_NAME from the downward API, the Lease Role in its namespace)
+and with every option (Machines' namespace, target kubeconfig Secret, metal-api CA, gRPC socket
+in an emptyDir, runtime flags): the Deployment's exact command line (which
+integration/tests/helm_chart.rs also parses with the binary's own CLI), its mounts, the exact
+RBAC per Role, namespace and ClusterRole, the NOTES and the `fail` messages.
+
 TLS and delegated auth of every service (metal-api, lb-allocator, rule-compiler,
-volume-manager, gardener-webhooks): the flags (--tls-cert-file/--tls-key-file, --tls-client-ca-file, --auth
+volume-manager, gardener-webhooks, machine-lifecycle): the flags (--tls-cert-file/--tls-key-file, --tls-client-ca-file, --auth
 kubernetes, --auth-cache-ttl, --auth-review-timeout, --metrics-open), the Secret mounts, HTTPS
 probes and `https` ports, in all three certificate modes (self-signed: the CA and the serving
 certificates are parsed with the Python package `cryptography`, or openssl without it, and their
@@ -91,10 +99,11 @@ LB_KINDS = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
 RC_NAME = f"{RELEASE}-metal-mesh-rule-compiler"
 VM_NAME = f"{RELEASE}-metal-mesh-volume-manager"
 GW_NAME = f"{RELEASE}-metal-mesh-gardener-webhooks"
+ML_NAME = f"{RELEASE}-metal-mesh-machine-lifecycle"
 CA_NAME = f"{RELEASE}-metal-mesh-ca"
 # component -> the name of its objects (Service, ServiceAccount, ...)
 SERVICE_NAMES = {"metal-api": API_NAME, "lb-allocator": LB_NAME, "rule-compiler": RC_NAME, "volume-manager": VM_NAME,
-                 "gardener-webhooks": GW_NAME}
+                 "gardener-webhooks": GW_NAME, "machine-lifecycle": ML_NAME}
 # Cluster-scoped kinds: no namespace.
 CLUSTER_KINDS = {"ClusterRole", "ClusterRoleBinding", "CSIDriver", "StorageClass", "VolumeSnapshotClass", "CustomResourceDefinition",
                  "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
@@ -322,7 +331,8 @@ def has_sublist(seq: list[Any], sub: list[Any]) -> bool:
 
 
 def workload(docs: list[dict[str, Any]], component: str) -> dict[str, Any]:
-    kind = {"metal-api": "StatefulSet", "lb-allocator": "Deployment", "gardener-webhooks": "Deployment"}.get(component, "DaemonSet")
+    kind = {"metal-api": "StatefulSet", "lb-allocator": "Deployment", "gardener-webhooks": "Deployment",
+            "machine-lifecycle": "Deployment"}.get(component, "DaemonSet")
     return one(docs, kind, SERVICE_NAMES[component])
 
 
@@ -792,18 +802,11 @@ def check_disabled(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) 
         all(not v.strip() for v in rendered.values()),
         "metalApi.enabled=false renders no NOTES either",
     )
-    # ruleCompiler, volumeManager and gardenerWebhooks have templates now (checked in their own
-    # sections).
-    placeholders = {
-        s: {"enabled": True}
-        for s in ["machineLifecycle"]
-    }
-    docs = docs_of(render(chart, placeholders))
-    validate(docs, "all placeholder switches on", kv[-1:])
-    C.check(
-        sorted(d["kind"] for d in docs) == API_DEFAULT_KINDS,
-        "placeholder switches render nothing yet (no templates)",
-    )
+    # Every service switch has templates now (each checked in its own section): no placeholder
+    # switch is left that would render nothing.
+    C.check(all((pathlib.Path(chart_dir) / "templates" / comp).is_dir() for comp in SERVICE_NAMES)
+            and set(SERVICE_KEYS.values()) <= set(chart.values),
+            f"every service ({', '.join(SERVICE_NAMES)}) has its values section and templates directory: no placeholder switches")
     # lbAllocator switched off but fully configured: still none of its objects.
     values = {"lbAllocator": dict(LB_REQUIRED, enabled=False, loadbalancer="cilium")}
     docs = docs_of(render(chart, values))
@@ -2971,6 +2974,454 @@ def check_gw_docs() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# machine-lifecycle (replaces machine-controller-manager-provider-metal)
+
+ML_NODES_ROLE = f"{ML_NAME}-nodes"
+ML_LEASE_ROLE = f"{ML_NAME}-leader-election"
+# The Role in the Machines' namespace, rule by rule: exactly this.
+ML_ROLE_RULES = [
+    {"apiGroups": ["machine.sapcloud.io"], "resources": ["machines"], "verbs": ["get", "list", "watch", "patch", "update"]},
+    {"apiGroups": ["machine.sapcloud.io"], "resources": ["machines/status"], "verbs": ["get", "patch", "update"]},
+    {"apiGroups": ["machine.sapcloud.io"], "resources": ["machineclasses"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+]
+# The target cluster's Nodes (this cluster when no targetKubeconfig is given).
+ML_NODES_RULES = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "delete"]}]
+ML_DOWNWARD_ENV = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+
+
+def ml_lease_rules(lease: str = "machine-lifecycle") -> list[dict[str, Any]]:
+    return [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease], "verbs": ["get", "update"]}]
+
+
+def ml_values(**kw: Any) -> dict[str, Any]:
+    """machine-lifecycle on (metal-api off); kw are further machineLifecycle values."""
+    return {"metalApi": {"enabled": False}, "machineLifecycle": deep_merge({"enabled": True}, kw)}
+
+
+def ml_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "machine-lifecycle"
+            or d["metadata"]["name"].startswith(ML_NAME)]
+
+
+def ml_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(c for c in one(docs, "Deployment", ML_NAME)["spec"]["template"]["spec"]["containers"] if c["name"] == "machine-lifecycle")
+
+
+def ml_args(namespace: str = NAMESPACE, listen: str = "0.0.0.0:8080", runtime: list[str] | None = None, target: str | None = None,
+            workers: str = "16", creation: str = "20m", retry: tuple[str, str, str] = ("5s", "3m", "10m"), timeout: str = "30s",
+            grpc: str | None = None, leader: tuple[str, str, str] | None = None, extra: list[str] | None = None, **server: Any) -> list[str]:
+    """machine-lifecycle's exact command line: --listen, the runtime flags, --namespace, the
+    target kubeconfig, the controller's settings, the gRPC socket, leader election (namespace,
+    Lease, duration), then the flags every service gets and extraArgs."""
+    args = ["--listen", listen] + (runtime if runtime is not None else ["--log-format", "text", "--log-level", "info"])
+    args += ["--namespace", namespace] + (["--target-kubeconfig", target] if target else [])
+    args += ["--workers", workers, "--creation-timeout", creation, "--retry-short", retry[0], "--retry-medium", retry[1],
+             "--retry-long", retry[2], "--metal-api-timeout", timeout]
+    args += ["--grpc-socket", grpc] if grpc else []
+    if leader:
+        args += ["--leader-elect", "--leader-elect-namespace", leader[0], "--leader-elect-lease-name", leader[1],
+                 "--leader-elect-lease-duration", leader[2]]
+    return args + server_args(**server) + (extra or [])
+
+
+def ml_roles(docs: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """machine-lifecycle's own Roles and ClusterRoles (not the access roles), keyed by (kind,
+    namespace or "", name), with their rules; checks that each has exactly one binding of the
+    same name (in the same namespace) to the ServiceAccount and nothing else."""
+    out = {}
+    subject = [{"kind": "ServiceAccount", "name": ML_NAME, "namespace": NAMESPACE}]
+    for d in ml_docs(docs):
+        if d["kind"] not in ("Role", "ClusterRole") or is_access_role(d):
+            continue
+        ns = d["metadata"].get("namespace", "")
+        out[(d["kind"], ns, d["metadata"]["name"])] = d["rules"]
+        bkind = "RoleBinding" if d["kind"] == "Role" else "ClusterRoleBinding"
+        bindings = [b for b in docs if b["kind"] == bkind and b["metadata"]["name"] == d["metadata"]["name"]
+                    and b["metadata"].get("namespace", "") == ns]
+        C.check(len(bindings) == 1 and bindings[0]["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": d["kind"],
+                                                                  "name": d["metadata"]["name"]}
+                and bindings[0]["subjects"] == subject,
+                f"{bkind} {ns + '/' if ns else ''}{d['metadata']['name']}: binds its {d['kind']} to the ServiceAccount {NAMESPACE}/{ML_NAME}")
+    bindings = [b for b in ml_docs(docs) if b["kind"] in ("RoleBinding", "ClusterRoleBinding")
+                and b["roleRef"]["name"] != "system:auth-delegator"]
+    C.check(len(bindings) == len(out), f"machine-lifecycle: one binding per Role/ClusterRole ({len(out)}), none of anything else")
+    return out
+
+
+def ml_expected_roles(namespace: str = NAMESPACE, nodes: bool = True,
+                      lease: tuple[str, str] | None = None) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    want = {("Role", namespace, ML_NAME): ML_ROLE_RULES}
+    if nodes:
+        want[("ClusterRole", "", ML_NODES_ROLE)] = ML_NODES_RULES
+    if lease:
+        want[("Role", lease[0], ML_LEASE_ROLE)] = ml_lease_rules(lease[1])
+    return want
+
+
+def check_ml_rbac(docs: list[dict[str, Any]], label: str, **want: Any) -> None:
+    got = ml_roles(docs)
+    exp = ml_expected_roles(**want)
+    if got != exp:
+        print(f"        got:  {json.dumps({'/'.join(k): v for k, v in got.items()})}\n"
+              f"        want: {json.dumps({'/'.join(k): v for k, v in exp.items()})}")
+    desc = ", ".join(f"{k}/{(ns + '/') if ns else ''}{n}" for k, ns, n in sorted(exp))
+    C.check(got == exp, f"[{label}] RBAC exactly: {desc} (machines, machines/status, machineclasses, secrets get/list/watch, events; "
+                        f"{'nodes get/list/watch/delete; ' if want.get('nodes', True) else 'no nodes rule; '}"
+                        f"{'the Lease ' + want['lease'][1] if want.get('lease') else 'no Lease'})")
+    C.check(all(not has_wildcard(r) for r in got.values()), f"[{label}] no wildcard in machine-lifecycle's rules")
+
+
+def check_ml_pod_common(docs: list[dict[str, Any]], label: str, image: str, replicas: int = 1) -> None:
+    """What every setting shares: image, command, TLS, auth, probes, a locked-down pod, its
+    ServiceAccount and auth-delegator binding, the selector and the access ClusterRoles."""
+    dep = one(docs, "Deployment", ML_NAME)
+    pod = dep["spec"]["template"]["spec"]
+    c = ml_container(docs)
+    C.check(c["image"] == image and c["command"] == ["/usr/local/bin/machine-lifecycle"] and dep["spec"]["replicas"] == replicas
+            and dep["metadata"]["namespace"] == NAMESPACE,
+            f"[{label}] Deployment {NAMESPACE}/{ML_NAME}: {replicas} replica(s), image {image}, command /usr/local/bin/machine-lifecycle")
+    check_server_tls(docs, "machine-lifecycle", label, f"{ML_NAME}-tls")
+    check_auth_delegator(docs, "machine-lifecycle", label)
+    sc, psc = c["securityContext"], pod["securityContext"]
+    C.check(sc.get("runAsNonRoot") is True and sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
+            and sc.get("capabilities") == {"drop": ["ALL"]} and sc.get("seccompProfile") == {"type": "RuntimeDefault"}
+            and psc.get("runAsUser") == 65532 and psc.get("fsGroup") == 65532 and pod.get("enableServiceLinks") is False
+            and not pod.get("hostNetwork") and "privileged" not in sc,
+            f"[{label}] locked-down pod: uid 65532, fsGroup 65532, read-only root, drop ALL, seccomp RuntimeDefault, no service links, "
+            "pod network")
+    C.check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+            and c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
+            and c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
+            f"[{label}] probes: liveness and startup GET /healthz, readiness GET /readyz, scheme HTTPS on port https")
+    sel = dep["spec"]["selector"]["matchLabels"]
+    C.check(sel == {"app.kubernetes.io/name": "metal-mesh", "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "machine-lifecycle"}
+            and all(dep["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items()),
+            f"[{label}] the Deployment selects its pods by name, instance and component machine-lifecycle")
+    sa = one(docs, "ServiceAccount", ML_NAME)
+    C.check(sa["metadata"]["namespace"] == NAMESPACE and sa.get("automountServiceAccountToken") is False,
+            f"[{label}] ServiceAccount {NAMESPACE}/{ML_NAME} (the pod mounts the token explicitly)")
+    roles_ = access_roles(docs)
+    C.check({n: r for n, r in roles_.items() if ":machine-lifecycle:" in n}
+            == {"metal-mesh:machine-lifecycle:viewer": ML_ACCESS["viewer"], "metal-mesh:machine-lifecycle:editor": ML_ACCESS["editor"]},
+            f"[{label}] ClusterRoles metal-mesh:machine-lifecycle:viewer (get /metrics, /v1/machines) and :editor (also create "
+            "/v1/machines, delete /v1/machines/*)")
+    for d in ml_docs(docs):
+        labels = d["metadata"].get("labels", {})
+        C.check(labels.get("app.kubernetes.io/name") == "metal-mesh" and labels.get("app.kubernetes.io/instance") == RELEASE
+                and labels.get("app.kubernetes.io/component") == "machine-lifecycle" and labels.get("app.kubernetes.io/part-of") == "metal-mesh"
+                and (("namespace" not in d["metadata"]) == (d["kind"] in CLUSTER_KINDS)),
+                f"[{label}] {d['kind']}/{d['metadata']['name']}: machine-lifecycle's labels; "
+                f"{'cluster-scoped' if d['kind'] in CLUSTER_KINDS else 'namespace ' + d['metadata'].get('namespace', '?')}")
+
+
+def notes_of(rendered: dict[str, str]) -> str:
+    return next((v for k, v in rendered.items() if k.endswith("NOTES.txt")), "")
+
+
+def check_ml_off(chart: "helm.Chart") -> None:
+    C.check(chart.values["machineLifecycle"]["enabled"] is False, "values: machineLifecycle.enabled defaults to false")
+    rendered = render(chart, {})
+    docs = docs_of(rendered)
+    C.check(not ml_docs(docs) and f"{ML_NAME}-tls" not in tls_secrets(docs)
+            and not any(n.startswith("metal-mesh:machine-lifecycle") for n in access_roles(docs)),
+            "default values: no machine-lifecycle object (no Deployment, RBAC, Service, certificate, access ClusterRoles)")
+    C.check(not any("machine-lifecycle" in v for v in rendered.values()), "default values: no machine-lifecycle in any template or NOTES")
+    # Switched off with every option set, invalid ones too: nothing, and nothing is checked.
+    values = {"machineLifecycle": {"enabled": False, "replicas": 3, "namespace": "Not A Namespace", "workers": 0,
+                                   "grpcSocket": {"enabled": True, "path": "relative.sock"},
+                                   "targetKubeconfig": {"secretName": "shoot", "secretKey": ""}}}
+    rendered = render(chart, values)
+    C.check(not ml_docs(docs_of(rendered)) and not any("machine-lifecycle" in v for v in rendered.values()),
+            "machineLifecycle.enabled=false with (even invalid) options set renders no machine-lifecycle object and fails nothing")
+
+
+def check_ml_defaults(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    values = ml_values()
+    lint(chart_dir, values, "machine-lifecycle defaults", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "machine-lifecycle defaults", kv)
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    C.check(sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs) == sorted([
+        f"Deployment/{ML_NAME}", f"Service/{ML_NAME}", f"ServiceAccount/{ML_NAME}", f"NetworkPolicy/{ML_NAME}",
+        f"Role/{ML_NAME}", f"RoleBinding/{ML_NAME}", f"ClusterRole/{ML_NODES_ROLE}", f"ClusterRoleBinding/{ML_NODES_ROLE}",
+        f"ClusterRoleBinding/{ML_NAME}-auth-delegator", f"Secret/{CA_NAME}", f"Secret/{ML_NAME}-tls",
+        "ClusterRole/metal-mesh:machine-lifecycle:editor", "ClusterRole/metal-mesh:machine-lifecycle:viewer"]),
+        "[defaults] exactly: Deployment, Service, ServiceAccount, NetworkPolicy, the Role (+binding) in the release namespace, the nodes "
+        "ClusterRole (+binding), auth-delegator binding, CA and serving Secret, access ClusterRoles (no Lease Role with 1 replica)")
+    c = ml_container(docs)
+    want = ml_args()
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[defaults] args exactly: {' '.join(want)}")
+    C.check("env" not in c, "[defaults] no env at all: no leader election (1 replica), no CA, no extraEnv")
+    pod = one(docs, "Deployment", ML_NAME)["spec"]["template"]["spec"]
+    C.check([m["name"] for m in c["volumeMounts"]] == ["tmp", "tls"] and [v["name"] for v in pod["volumes"]] == ["tmp", "tls"]
+            and pod["volumes"][0]["emptyDir"] == {"sizeLimit": "64Mi"} and [x["name"] for x in pod["containers"]] == ["machine-lifecycle"],
+            "[defaults] one container; volumes exactly tmp (emptyDir, the read-only root's /tmp) and tls: no gRPC, CA or kubeconfig mount")
+    check_ml_pod_common(docs, "defaults", image)
+    svc = one(docs, "Service", ML_NAME)
+    sel = one(docs, "Deployment", ML_NAME)["spec"]["selector"]["matchLabels"]
+    C.check(svc["spec"]["type"] == "ClusterIP" and svc["spec"]["selector"] == sel
+            and svc["spec"]["ports"] == [{"name": "https", "port": 8080, "targetPort": "https", "protocol": "TCP"}]
+            and {p["name"]: p["containerPort"] for p in c["ports"]} == {"https": 8080},
+            f"[defaults] Service {ML_NAME}: ClusterIP, port https 8080 -> container port https 8080")
+    np_ = one(docs, "NetworkPolicy", ML_NAME)
+    C.check(np_["spec"]["podSelector"] == {"matchLabels": sel} and np_["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}],
+            f"[defaults] NetworkPolicy {ML_NAME}: its pods, ingress from anywhere on TCP 8080 only")
+    check_ml_rbac(docs, "defaults")
+    role = one(docs, "Role", ML_NAME)
+    if role["rules"] != ML_ROLE_RULES:
+        print(f"        got: {json.dumps(role['rules'])}")
+    C.check(role["rules"] == ML_ROLE_RULES and role["metadata"]["namespace"] == NAMESPACE,
+            f"[defaults] Role {NAMESPACE}/{ML_NAME} rules exactly: machines get/list/watch/patch/update; machines/status get/patch/update; "
+            "machineclasses get/list/watch; secrets get/list/watch; events and events.k8s.io events create/patch")
+    C.check(not any(d["kind"] in ("Role", "RoleBinding") and "coordination.k8s.io" in json.dumps(d) for d in docs),
+            "[defaults] 1 replica: no Lease Role, no --leader-elect")
+    notes = notes_of(rendered)
+    for needle in [f"Deployment {ML_NAME} (1 replica)", f"in the namespace {NAMESPACE}", "metalAPIURL", f"ClusterRole {ML_NODES_ROLE}",
+                   f"{ML_NAME}-tls", "/v1/machines", "metal-mesh:machine-lifecycle:viewer", "get machines.machine.sapcloud.io"]:
+        C.check(needle in notes, f"[defaults] NOTES mention {needle!r}")
+    C.check("get lease" not in notes.split("machine-lifecycle (replaces")[1] and "gRPC" not in notes,
+            "[defaults] NOTES: no Lease (1 replica), no gRPC socket")
+
+
+def check_ml_leader_election(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    # 2 replicas: --leader-elect, the Lease in the Machines' namespace (the release's).
+    values = ml_values(replicas=2)
+    lint(chart_dir, values, "machine-lifecycle, 2 replicas", kv[-1:])
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "machine-lifecycle, 2 replicas", kv)
+    c = ml_container(docs)
+    want = ml_args(leader=(NAMESPACE, "machine-lifecycle", "15s"))
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[2 replicas] args exactly: {' '.join(want)}")
+    C.check(c.get("env") == ML_DOWNWARD_ENV, "[2 replicas] env exactly POD_NAME from the downward API (the identity in the Lease)")
+    check_ml_pod_common(docs, "2 replicas", image, replicas=2)
+    check_ml_rbac(docs, "2 replicas", lease=(NAMESPACE, "machine-lifecycle"))
+    lease = one(docs, "Role", ML_LEASE_ROLE)
+    C.check(lease["rules"] == ml_lease_rules() and lease["metadata"]["namespace"] == NAMESPACE,
+            f"[2 replicas] Role {NAMESPACE}/{ML_LEASE_ROLE} exactly: leases create; get/update of machine-lifecycle only")
+    notes = notes_of(rendered)
+    C.check(f"(2 replicas, leader election on the Lease {NAMESPACE}/machine-lifecycle)" in notes
+            and f"kubectl -n {NAMESPACE} get lease machine-lifecycle" in notes,
+            "[2 replicas] NOTES: the Lease and how to see who leads")
+
+    # The Machines in a shoot namespace: the Role and (by default) the Lease go there.
+    shoot = "shoot--project--cluster"
+    values = ml_values(replicas=3, namespace=shoot)
+    lint(chart_dir, values, "machine-lifecycle, shoot namespace, 3 replicas", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "machine-lifecycle, shoot namespace, 3 replicas", kv[-1:])
+    c = ml_container(docs)
+    want = ml_args(namespace=shoot, leader=(shoot, "machine-lifecycle", "15s"))
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[namespace {shoot}] args exactly: {' '.join(want)}")
+    check_ml_rbac(docs, f"namespace {shoot}", namespace=shoot, lease=(shoot, "machine-lifecycle"))
+    C.check(all(d["metadata"]["namespace"] == NAMESPACE for d in ml_docs(docs)
+                if d["kind"] not in CLUSTER_KINDS and d["kind"] not in ("Role", "RoleBinding")),
+            f"[namespace {shoot}] Deployment, Service, ServiceAccount, NetworkPolicy, Secrets stay in the release namespace {NAMESPACE}")
+    C.check(all(b["subjects"] == [{"kind": "ServiceAccount", "name": ML_NAME, "namespace": NAMESPACE}]
+                for b in ml_docs(docs) if b["kind"] == "RoleBinding"),
+            f"[namespace {shoot}] the RoleBindings there name the ServiceAccount of the release namespace")
+
+    # A Lease of its own name, namespace and duration; extraEnv's own POD_NAME wins.
+    values = ml_values(replicas=2, namespace=shoot, leaderElection={"leaseName": "ml-leader", "namespace": "leases", "leaseDuration": "30s"},
+                       extraEnv=[{"name": "POD_NAME", "value": "fixed"}])
+    docs = docs_of(render(chart, values))
+    validate(docs, "machine-lifecycle, leaderElection settings", kv[-1:])
+    c = ml_container(docs)
+    want = ml_args(namespace=shoot, leader=("leases", "ml-leader", "30s"))
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[leaderElection settings] args exactly: {' '.join(want)}")
+    C.check(c.get("env") == [{"name": "POD_NAME", "value": "fixed"}],
+            "[leaderElection settings] extraEnv sets POD_NAME: no second POD_NAME from the downward API")
+    check_ml_rbac(docs, "leaderElection settings", namespace=shoot, lease=("leases", "ml-leader"))
+    # One replica: the leader election settings are not used (nor checked).
+    docs = docs_of(render(chart, ml_values(leaderElection={"leaseName": "", "leaseDuration": "soon"})))
+    C.check(ml_container(docs)["args"] == ml_args() and "env" not in ml_container(docs),
+            "[1 replica] leaderElection values unused: no --leader-elect, no POD_NAME, no Lease Role")
+
+
+def check_ml_options(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    # The target cluster's kubeconfig: mounted, passed, and no nodes rights here.
+    values = ml_values(targetKubeconfig={"secretName": "shoot-kubeconfig", "secretKey": "value"})
+    lint(chart_dir, values, "machine-lifecycle targetKubeconfig", kv[-1:])
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "machine-lifecycle targetKubeconfig", kv)
+    c = ml_container(docs)
+    pod = one(docs, "Deployment", ML_NAME)["spec"]["template"]["spec"]
+    want = ml_args(target="/etc/metal-mesh/target-kubeconfig/value")
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[targetKubeconfig] args exactly: {' '.join(want)}")
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    C.check(mounts.get("target-kubeconfig") == {"name": "target-kubeconfig", "mountPath": "/etc/metal-mesh/target-kubeconfig", "readOnly": True}
+            and vols.get("target-kubeconfig", {}).get("secret") == {"secretName": "shoot-kubeconfig", "defaultMode": 0o440,
+                                                                    "items": [{"key": "value", "path": "value"}]},
+            "[targetKubeconfig] only key `value` of Secret shoot-kubeconfig, read-only on /etc/metal-mesh/target-kubeconfig (mode 0440)")
+    check_ml_rbac(docs, "targetKubeconfig", nodes=False)
+    C.check("Secret shoot-kubeconfig" in notes_of(rendered) and ML_NODES_ROLE not in notes_of(rendered),
+            "[targetKubeconfig] NOTES: the Nodes join in the kubeconfig's cluster, no nodes ClusterRole here")
+
+    # metal-api's CA.
+    docs = docs_of(render(chart, ml_values(metalApi={"caSecret": "corp-ca", "caSecretKey": "bundle.pem"})))
+    validate(docs, "machine-lifecycle metalApi.caSecret", kv[-1:])
+    c = ml_container(docs)
+    pod = one(docs, "Deployment", ML_NAME)["spec"]["template"]["spec"]
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    C.check(c.get("env") == [{"name": "METAL_API_CA_FILE", "value": "/etc/metal-mesh/metal-api-ca/bundle.pem"}]
+            and mounts.get("metal-api-ca") == {"name": "metal-api-ca", "mountPath": "/etc/metal-mesh/metal-api-ca", "readOnly": True}
+            and vols.get("metal-api-ca", {}).get("secret") == {"secretName": "corp-ca", "defaultMode": 0o444,
+                                                               "items": [{"key": "bundle.pem", "path": "bundle.pem"}]}
+            and "--metal-api-ca-file" not in c["args"],
+            "[metalApi.caSecret] METAL_API_CA_FILE=/etc/metal-mesh/metal-api-ca/bundle.pem, only that key of corp-ca, read-only; not passed twice")
+
+    # The gRPC socket in an emptyDir, shared with a container of extraContainers.
+    sidecar = {"name": "driver-client", "image": "busybox:1.36", "command": ["sleep", "infinity"],
+               "volumeMounts": [{"name": "grpc", "mountPath": "/run/machine-lifecycle"}]}
+    values = ml_values(grpcSocket={"enabled": True}, extraContainers=[sidecar])
+    lint(chart_dir, values, "machine-lifecycle grpcSocket", kv[-1:])
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "machine-lifecycle grpcSocket", kv)
+    c = ml_container(docs)
+    pod = one(docs, "Deployment", ML_NAME)["spec"]["template"]["spec"]
+    want = ml_args(grpc="/run/machine-lifecycle/driver.sock")
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[grpcSocket] args exactly: {' '.join(want)}")
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    C.check(mounts.get("grpc") == {"name": "grpc", "mountPath": "/run/machine-lifecycle"} and vols.get("grpc") == {"name": "grpc", "emptyDir": {"sizeLimit": "1Mi"}},
+            "[grpcSocket] emptyDir `grpc` mounted writable on the socket's directory /run/machine-lifecycle")
+    C.check([x["name"] for x in pod["containers"]] == ["machine-lifecycle", "driver-client"] and pod["containers"][1] == sidecar,
+            "[grpcSocket] extraContainers follow the container as given (the sidecar mounts `grpc`)")
+    C.check("/run/machine-lifecycle/driver.sock" in notes_of(rendered), "[grpcSocket] NOTES name the socket")
+    docs = docs_of(render(chart, ml_values(grpcSocket={"enabled": True, "path": "/var/run/ml/d.sock"})))
+    c = ml_container(docs)
+    C.check(arg_value(c["args"], "--grpc-socket") == "/var/run/ml/d.sock"
+            and {m["name"]: m["mountPath"] for m in c["volumeMounts"]}.get("grpc") == "/var/run/ml",
+            "[grpcSocket.path /var/run/ml/d.sock] --grpc-socket and the emptyDir on /var/run/ml")
+    docs = docs_of(render(chart, ml_values(grpcSocket={"enabled": False, "path": "relative"})))
+    C.check("--grpc-socket" not in ml_container(docs)["args"], "[grpcSocket off] no --grpc-socket (path unchecked)")
+
+    # Every flag from values.
+    values = ml_values(workers=64, creationTimeout="30m", retry={"short": "2s", "medium": "1m", "long": "15m"},
+                       metalApi={"timeout": "10s"}, logFormat="json", logLevel="debug", otlpEndpoint="http://otel:4317",
+                       shutdownTimeout="20s", listenAddress="::", port=9443, service={"port": 443, "annotations": {"a": "b"}},
+                       extraArgs=["--kubeconfig", "/etc/x"], extraEnv=[{"name": "RUST_LOG", "value": "debug"}],
+                       podAnnotations={"p": "q"}, podLabels={"team": "metal"}, nodeSelector={"role": "infra"},
+                       serviceAccount={"annotations": {"s": "t"}}, priorityClassName="system-cluster-critical")
+    values["image"] = {"repository": "registry.example.com/metal-mesh", "tag": "1.2.3"}
+    lint(chart_dir, values, "machine-lifecycle, every flag", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "machine-lifecycle, every flag", kv[-1:])
+    c = ml_container(docs)
+    want = ml_args(listen="[::]:9443", workers="64", creation="30m", retry=("2s", "1m", "15m"), timeout="10s",
+                   runtime=["--log-format", "json", "--log-level", "debug", "--otlp-endpoint", "http://otel:4317", "--shutdown-timeout", "20s"],
+                   extra=["--kubeconfig", "/etc/x"])
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[every flag] args exactly: {' '.join(want)}")
+    dep = one(docs, "Deployment", ML_NAME)
+    pod = dep["spec"]["template"]["spec"]
+    C.check(c["image"] == "registry.example.com/metal-mesh:1.2.3" and c.get("env") == [{"name": "RUST_LOG", "value": "debug"}]
+            and {p["name"]: p["containerPort"] for p in c["ports"]} == {"https": 9443}
+            and dep["spec"]["template"]["metadata"].get("annotations") == {"p": "q"}
+            and dep["spec"]["template"]["metadata"]["labels"].get("team") == "metal"
+            and pod.get("nodeSelector") == {"role": "infra"} and pod.get("priorityClassName") == "system-cluster-critical"
+            and one(docs, "ServiceAccount", ML_NAME)["metadata"].get("annotations") == {"s": "t"},
+            "[every flag] the shared image, extraEnv only, container port https 9443, pod annotations and labels, nodeSelector, "
+            "priorityClassName, ServiceAccount annotations")
+    svc = one(docs, "Service", ML_NAME)
+    C.check(svc["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]
+            and svc["metadata"].get("annotations") == {"a": "b"}
+            and one(docs, "NetworkPolicy", ML_NAME)["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9443}],
+            "[every flag] Service port https 443 -> https (annotated); the NetworkPolicy follows port (9443)")
+
+
+def check_ml_failures(chart: "helm.Chart") -> None:
+    cases = [
+        ("logFormat invalid", ml_values(logFormat="xml"), 'machineLifecycle.logFormat must be text or json, not "xml"'),
+        ("port 0", ml_values(port=0), "machineLifecycle.port must be 1..65535, not 0"),
+        ("service.port 70000", ml_values(service={"port": 70000}), "machineLifecycle.service.port must be 1..65535, not 70000"),
+        ("replicas 0", ml_values(replicas=0), "machineLifecycle.replicas must be a whole number >= 1"),
+        ("replicas 1.5", ml_values(replicas=1.5), "machineLifecycle.replicas must be a whole number >= 1"),
+        ("workers 0", ml_values(workers=0), "machineLifecycle.workers must be a whole number 1..1024, not 0"),
+        ("workers 2000", ml_values(workers=2000), "machineLifecycle.workers must be a whole number 1..1024, not 2000"),
+        ("namespace invalid", ml_values(namespace="Shoot_NS"), 'machineLifecycle.namespace must be a namespace name (a lower-case DNS label), not "Shoot_NS"'),
+        ("creationTimeout Go style", ml_values(creationTimeout="1.5m"),
+         'machineLifecycle.creationTimeout must be a duration > 0 such as 5s, 3m or 1h30m, not "1.5m"'),
+        ("retry.short 0s", ml_values(retry={"short": "0s"}), 'machineLifecycle.retry.short must be a duration > 0 such as 5s, 3m or 1h30m, not "0s"'),
+        ("retry.long empty", ml_values(retry={"long": ""}), 'machineLifecycle.retry.long must be a duration > 0'),
+        ("metalApi.timeout a number", ml_values(metalApi={"timeout": 30}), 'machineLifecycle.metalApi.timeout must be a duration > 0 such as 5s, 3m or 1h30m, not "30"'),
+        ("leaseDuration invalid (2 replicas)", ml_values(replicas=2, leaderElection={"leaseDuration": "soon"}),
+         'machineLifecycle.leaderElection.leaseDuration must be a duration > 0 such as 5s, 3m or 1h30m, not "soon"'),
+        ("leaseName empty (2 replicas)", ml_values(replicas=2, leaderElection={"leaseName": ""}),
+         'machineLifecycle.leaderElection.leaseName must be a Lease name (lower-case DNS subdomain), not ""'),
+        ("leaderElection.namespace invalid", ml_values(replicas=2, leaderElection={"namespace": "a.b"}),
+         'machineLifecycle.leaderElection.namespace must be a namespace name (a lower-case DNS label), not "a.b"'),
+        ("grpcSocket.path relative", ml_values(grpcSocket={"enabled": True, "path": "driver.sock"}),
+         'machineLifecycle.grpcSocket.path must be an absolute path of a socket in a directory of its own below /'),
+        ("grpcSocket.path in /", ml_values(grpcSocket={"enabled": True, "path": "/driver.sock"}),
+         'machineLifecycle.grpcSocket.path must be an absolute path of a socket in a directory of its own below /'),
+        ("grpcSocket.path in /tmp", ml_values(grpcSocket={"enabled": True, "path": "/tmp/driver.sock"}),
+         "machineLifecycle.grpcSocket.path: its directory /tmp would hide a directory of the image or another mount"),
+        ("grpcSocket.path in /etc/metal-mesh/tls", ml_values(grpcSocket={"enabled": True, "path": "/etc/metal-mesh/tls/d.sock"}),
+         "machineLifecycle.grpcSocket.path: its directory /etc/metal-mesh/tls would hide"),
+        ("grpcSocket.path too long", ml_values(grpcSocket={"enabled": True, "path": "/run/" + "d" * 110 + ".sock"}),
+         "machineLifecycle.grpcSocket.path is longer than a unix socket path may be (107 bytes)"),
+        ("targetKubeconfig without key", ml_values(targetKubeconfig={"secretName": "shoot", "secretKey": ""}),
+         "machineLifecycle.targetKubeconfig.secretKey must name the key of targetKubeconfig.secretName"),
+        ("caSecret without key", ml_values(metalApi={"caSecret": "ca", "caSecretKey": " "}),
+         "machineLifecycle.metalApi.caSecretKey must name the key of caSecret"),
+        ("--auth none", ml_values(extraArgs=["--auth", "none"]), "machineLifecycle.extraArgs: --auth none is not allowed"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is not None and message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"machine-lifecycle {what}: rendering fails with {message!r}")
+
+
+def check_ml_docs() -> None:
+    chart_dir = ROOT / "helm" / "metal-mesh"
+    readme = (chart_dir / "README.md").read_text()
+    for needle in ["## What machine-lifecycle gets", "machineLifecycle.enabled", "machineLifecycle.namespace",
+                   "machineLifecycle.targetKubeconfig.secretName", "--target-kubeconfig", "machineLifecycle.grpcSocket.enabled",
+                   "--grpc-socket", "machineLifecycle.replicas", "--leader-elect", "--leader-elect-namespace", "POD_NAME",
+                   "machineLifecycle.metalApi.caSecret", "METAL_API_CA_FILE", "metalAPIURL", "metalAPIHMac", "metalAPIKey",
+                   "metal-mesh:machine-lifecycle:viewer", "metal-mesh:machine-lifecycle:editor", "/v1/machines",
+                   "`machines/status` get/patch/update", "`nodes` get/list/watch/delete", "extraContainers", "build-image.sh",
+                   "machineLifecycle.workers", "--creation-timeout", "--retry-short"]:
+        C.check(needle in readme, f"README.md (machine-lifecycle) mentions {needle!r}")
+    C.check("placeholder" not in readme.split("## Values")[1] if "## Values" in readme else False,
+            "README values table: no placeholder switch left")
+    values_text = (chart_dir / "values.yaml").read_text()
+    for needle in ["machineLifecycle:", "targetKubeconfig:", "grpcSocket:", "path: /run/machine-lifecycle/driver.sock",
+                   "leaseName: machine-lifecycle", "workers: 16", "creationTimeout: 20m", "short: 5s", "medium: 3m", "long: 10m",
+                   "timeout: 30s", "extraContainers: []"]:
+        C.check(needle in values_text, f"values.yaml documents {needle!r}")
+    vals = yaml.safe_load(values_text)["machineLifecycle"]
+    C.check(vals["enabled"] is False and vals["replicas"] == 1 and vals["namespace"] == "" and vals["port"] == 8080
+            and vals["grpcSocket"]["enabled"] is False and vals["targetKubeconfig"] == {"secretName": "", "secretKey": "kubeconfig"},
+            "values: machineLifecycle off, 1 replica, namespace '' (the release's), port 8080, no gRPC socket, no target kubeconfig")
+
+
+# --------------------------------------------------------------------------------------------
 # TLS, delegated auth, access roles and NetworkPolicies of every service
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -2983,16 +3434,18 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def all_services(**over: Any) -> dict[str, Any]:
     """Values with every service on (lb-allocator wired to the embedded metal-api, gardener-webhooks
-    for a garden and a seed at once), merged with over."""
+    for a garden and a seed at once, machine-lifecycle with its defaults), merged with over."""
     base = {"lbAllocator": dict(LB_REQUIRED), "ruleCompiler": {"enabled": True}, "volumeManager": {"enabled": True},
-            "gardenerWebhooks": {"garden": {"enabled": True}, "seed": {"enabled": True}}}
+            "gardenerWebhooks": {"garden": {"enabled": True}, "seed": {"enabled": True}},
+            "machineLifecycle": {"enabled": True}}
     return deep_merge(base, over)
 
 
 SERVICE_KEYS = {"metal-api": "metalApi", "lb-allocator": "lbAllocator", "rule-compiler": "ruleCompiler", "volume-manager": "volumeManager",
-                "gardener-webhooks": "gardenerWebhooks"}
+                "gardener-webhooks": "gardenerWebhooks", "machine-lifecycle": "machineLifecycle"}
 # The API port of every service with its defaults (container port `https`).
-SERVICE_PORTS = {"metal-api": 8080, "lb-allocator": 8080, "rule-compiler": 8084, "volume-manager": 8083, "gardener-webhooks": 9443}
+SERVICE_PORTS = {"metal-api": 8080, "lb-allocator": 8080, "rule-compiler": 8084, "volume-manager": 8083, "gardener-webhooks": 9443,
+                 "machine-lifecycle": 8080}
 
 # The access ClusterRoles, exactly: one rule per verb (verbs in alphabetical order), each with
 # its nonResourceURLs sorted.
@@ -3004,6 +3457,11 @@ API_RULES = [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
 # gardener-webhooks: its two REST paths are pure computations (POST: create), for viewers too.
 GW_RULES = [{"nonResourceURLs": ["/v1/default/shoot", "/v1/render/ignition", "/v1/validate/shoot"], "verbs": ["create"]},
             {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+# machine-lifecycle: viewers list the Machines; editors also allocate (POST) and free (DELETE).
+ML_GET = {"nonResourceURLs": ["/metrics", "/v1/machines"], "verbs": ["get"]}
+ML_ACCESS = {"viewer": [ML_GET],
+             "editor": [{"nonResourceURLs": ["/v1/machines"], "verbs": ["create"]},
+                        {"nonResourceURLs": ["/v1/machines/*"], "verbs": ["delete"]}, ML_GET]}
 ACCESS_ROLES = {
     "metal-api": {"viewer": API_RULES, "editor": API_RULES},
     "lb-allocator": {
@@ -3014,6 +3472,7 @@ ACCESS_ROLES = {
     "rule-compiler": {"viewer": RC_RULES, "editor": RC_RULES},
     "volume-manager": {"viewer": VM_RULES, "editor": VM_RULES},
     "gardener-webhooks": {"viewer": GW_RULES, "editor": GW_RULES},
+    "machine-lifecycle": ML_ACCESS,
 }
 
 
@@ -3084,8 +3543,9 @@ def check_tls_self_signed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list
         check_server_tls(docs, comp, "self-signed", f"{name}-tls")
     C.check(not any(d["kind"] == "Certificate" for d in docs), "[self-signed] no cert-manager Certificate")
     svcs = [d for d in docs if d["kind"] == "Service"]
-    C.check(len(svcs) == 5 and all([(p["name"], p["targetPort"]) for p in s["spec"]["ports"]] == [("https", "https")] for s in svcs),
-            "[self-signed] every Service (metal-api, its headless one, lb-allocator, rule-compiler, gardener-webhooks) has the one port https -> https")
+    C.check(len(svcs) == 6 and all([(p["name"], p["targetPort"]) for p in s["spec"]["ports"]] == [("https", "https")] for s in svcs),
+            "[self-signed] every Service (metal-api, its headless one, lb-allocator, rule-compiler, gardener-webhooks, machine-lifecycle) "
+            "has the one port https -> https")
     for comp in SERVICE_NAMES:
         c = next(x for x in workload(docs, comp)["spec"]["template"]["spec"]["containers"] if x["name"] == comp)
         C.check({p["name"]: p["containerPort"] for p in c["ports"]} == {"https": SERVICE_PORTS[comp]},
@@ -3127,13 +3587,13 @@ def check_tls_existing(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[st
     # One service with its own Secret, the others self-signed.
     docs = docs_of(render(chart, all_services(lbAllocator={"tls": {"existingSecret": "lb-own"}})))
     check_self_signed_secrets(docs, "lb-allocator existingSecret, others self-signed",
-                              ["metal-api", "rule-compiler", "volume-manager", "gardener-webhooks"])
+                              ["metal-api", "rule-compiler", "volume-manager", "gardener-webhooks", "machine-lifecycle"])
     check_server_tls(docs, "lb-allocator", "lb-allocator existingSecret", "lb-own")
     check_server_tls(docs, "rule-compiler", "lb-allocator existingSecret", f"{RC_NAME}-tls")
     # existingSecret wins over cert-manager too.
     docs = docs_of(render(chart, all_services(tls={"certManager": True, "issuerRef": {"name": "mesh-ca"}},
                                               volumeManager={"tls": {"existingSecret": "vm-own"}})))
-    C.check(sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Certificate") == sorted([API_NAME, LB_NAME, RC_NAME, GW_NAME]),
+    C.check(sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Certificate") == sorted([API_NAME, LB_NAME, RC_NAME, GW_NAME, ML_NAME]),
             "[certManager + volumeManager.tls.existingSecret] Certificates for the others only")
     check_server_tls(docs, "volume-manager", "certManager + existingSecret", "vm-own")
 
@@ -3221,6 +3681,8 @@ def check_auth_flags(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]
         ("volumeManager --auth=none", all_services(volumeManager={"extraArgs": ["--auth=none"]}), "volumeManager.extraArgs: --auth none is not allowed"),
         ("gardenerWebhooks --auth none", all_services(gardenerWebhooks={"extraArgs": ["--auth", "none"]}),
          "gardenerWebhooks.extraArgs: --auth none is not allowed"),
+        ("machineLifecycle --auth=none", all_services(machineLifecycle={"extraArgs": ["--auth=none"]}),
+         "machineLifecycle.extraArgs: --auth none is not allowed"),
     ]
     for what, v, message in cases:
         err = render_error(chart, v)
@@ -3281,6 +3743,9 @@ def check_access_roles(chart: "helm.Chart", kv: list[str]) -> None:
          ["gardener-webhooks"]),
         ("gardener-webhooks only (seed)", {"metalApi": {"enabled": False}, "gardenerWebhooks": {"seed": {"enabled": True}}},
          ["gardener-webhooks"]),
+        ("machine-lifecycle only", {"metalApi": {"enabled": False}, "machineLifecycle": {"enabled": True}}, ["machine-lifecycle"]),
+        ("metal-api and machine-lifecycle (2 replicas)", {"machineLifecycle": {"enabled": True, "replicas": 2}},
+         ["metal-api", "machine-lifecycle"]),
     ]
     for what, values, comps in cases:
         got = access_roles(docs_of(render(chart, values)))
@@ -3344,7 +3809,7 @@ def check_network_policies(chart: "helm.Chart", kv: list[str]) -> None:
     nps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     C.check(sorted(nps) == sorted(SERVICE_NAMES.values()), "networkPolicy.enabled (default): one NetworkPolicy per service")
     want_ports = {"metal-api": [8080], "lb-allocator": [8080], "rule-compiler": [8084], "volume-manager": [8083, 9898],
-                  "gardener-webhooks": [9443]}
+                  "gardener-webhooks": [9443], "machine-lifecycle": [8080]}
     for comp, name in SERVICE_NAMES.items():
         np_ = nps.get(name, {"spec": {}, "metadata": {"labels": {}}})
         w = workload(docs, comp)
@@ -3455,7 +3920,7 @@ def check_render_script(chart: "helm.Chart") -> None:
 
     out = run("--set", "lbAllocator.enabled=true", "--set", "lbAllocator.projectId=p", "--set", "lbAllocator.partitionId=fra-equ01",
               "--set", "lbAllocator.clusterId=c", "--set", "ruleCompiler.enabled=true", "--set", "volumeManager.enabled=true",
-              "--set", "gardenerWebhooks.garden.enabled=true")
+              "--set", "gardenerWebhooks.garden.enabled=true", "--set", "machineLifecycle.enabled=true")
     try:
         docs = json.loads(out.stdout)
     except ValueError:
@@ -3466,7 +3931,7 @@ def check_render_script(chart: "helm.Chart") -> None:
     docs = docs or []
     got = {d["metadata"]["name"]: d["rules"] for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].startswith("metal-mesh:")}
     want = {f"metal-mesh:{comp}:{cap}": rules for comp, caps in ACCESS_ROLES.items() for cap, rules in caps.items()}
-    C.check(got == want, "render_chart.py: the access ClusterRoles of all five services, exactly as rendered by the chart")
+    C.check(got == want, "render_chart.py: the access ClusterRoles of all six services, exactly as rendered by the chart")
     C.check(all(d["metadata"].get("namespace") in (None, NAMESPACE, "firewall", "metallb-system") for d in docs)
             and any(d["metadata"].get("namespace") == NAMESPACE for d in docs) and all(d["metadata"]["name"].startswith(RELEASE) or ":" in d["metadata"]["name"]
                                                                                       or d["kind"] in CLUSTER_KINDS or d["kind"] == "Role" for d in docs),
@@ -3660,7 +4125,7 @@ def main() -> int:
         C.section("default values", lambda: check_default(chart, chart_dir, kv))
         C.section("seed, keys and storage class given", lambda: check_custom(chart, chart_dir, kv, seed, seed_src))
         C.section("existing Secret", lambda: check_existing_secret(chart, chart_dir, kv))
-        C.section("metalApi disabled, placeholder switches", lambda: check_disabled(chart, chart_dir, kv))
+        C.section("metalApi disabled; no placeholder switches left", lambda: check_disabled(chart, chart_dir, kv))
         C.section("lb-allocator: default wiring to the embedded metal-api, MetalLB", lambda: check_lb_default_wiring(chart, chart_dir, kv))
         C.section("lb-allocator: explicit metal-api, credentials and settings", lambda: check_lb_explicit(chart, chart_dir, kv))
         C.section("lb-allocator: Cilium mode", lambda: check_lb_cilium(chart, chart_dir, kv))
@@ -3690,6 +4155,14 @@ def main() -> int:
         C.section("gardener-webhooks: garden.defaults -> DEFAULTER_* env", lambda: check_gw_defaults_env(chart, kv))
         C.section("gardener-webhooks: invalid values fail rendering", lambda: check_gw_failures(chart))
         C.section("gardener-webhooks: README and values", check_gw_docs)
+        C.section("machine-lifecycle: off by default", lambda: check_ml_off(chart))
+        C.section("machine-lifecycle: defaults (Deployment, Service, Role, nodes ClusterRole, access roles)",
+                  lambda: check_ml_defaults(chart, chart_dir, kv))
+        C.section("machine-lifecycle: replicas > 1 (leader election flags, POD_NAME, Lease Role), Machines' namespace",
+                  lambda: check_ml_leader_election(chart, chart_dir, kv))
+        C.section("machine-lifecycle: target kubeconfig, metal-api CA, gRPC socket, every flag", lambda: check_ml_options(chart, chart_dir, kv))
+        C.section("machine-lifecycle: invalid values fail rendering", lambda: check_ml_failures(chart))
+        C.section("machine-lifecycle: README and values", check_ml_docs)
         C.section("TLS: self-signed by default (CA and serving certificates parsed)", lambda: check_tls_self_signed(chart, chart_dir, kv))
         C.section("TLS: <service>.tls.existingSecret", lambda: check_tls_existing(chart, chart_dir, kv))
         C.section("TLS: cert-manager Certificates", lambda: check_tls_cert_manager(chart, chart_dir, kv))

@@ -87,6 +87,7 @@ pub mod auth;
 pub mod gardener;
 pub mod kube;
 pub mod lb_allocator;
+pub mod machines;
 pub mod metal_api;
 pub mod netns;
 pub mod rule_compiler;

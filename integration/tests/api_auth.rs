@@ -47,6 +47,8 @@ fn chart_access_roles() -> Option<Vec<Value>> {
             "volumeManager.enabled=true",
             "--set",
             "gardenerWebhooks.garden.enabled=true",
+            "--set",
+            "machineLifecycle.enabled=true",
         ])
         .output()
         .expect("run render_chart.py");
@@ -99,6 +101,7 @@ impl Cluster {
             ("volume-manager", volume_manager::access()),
             ("metal-api", metal_api::access()),
             ("gardener-webhooks", gardener_webhooks::access()),
+            ("machine-lifecycle", machine_lifecycle::access()),
         ] {
             for (capability, want) in [("viewer", access.viewer()), ("editor", access.editor())] {
                 let name = format!("metal-mesh:{service}:{capability}");

@@ -8,8 +8,10 @@
 //! device its entrypoint attaches (or, where this Docker cannot give it loop devices, serves
 //! with /readyz 503 naming the missing volume group), keeps it across a restart and detaches
 //! the loop device when stopped; the same image without capabilities still serves and says
-//! why it is not ready. The stack is torn down (`down -v`) even on panic, and a loop device left
-//! behind is detached.
+//! why it is not ready. machine-lifecycle (no Kubernetes) allocates a machine from metal-api
+//! through its REST driver with the class given inline (its metal-api URL the compose service
+//! name), finds it again on a repeated create and frees it. The stack is torn down (`down -v`)
+//! even on panic, and a loop device left behind is detached.
 //!
 //! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
 
@@ -339,6 +341,7 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     let lb_port = integration::free_addr().port();
     let rc_port = integration::free_addr().port();
     let vm_port = integration::free_addr().port();
+    let ml_port = integration::free_addr().port();
     let view_key = random_key("view");
     let edit_key = random_key("edit");
     let admin_key = random_key("admin");
@@ -382,6 +385,8 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
             ("VOLUME_MANAGER_HOST_PORT".into(), vm_port.to_string()),
             ("VOLUME_MANAGER_VG_NAME".into(), vg.clone()),
             ("VOLUME_MANAGER_LOOP_SIZE".into(), "512M".into()),
+            ("MACHINE_LIFECYCLE_HOST_IP".into(), "127.0.0.1".into()),
+            ("MACHINE_LIFECYCLE_HOST_PORT".into(), ml_port.to_string()),
             (
                 "METAL_MESH_API_TOKENS".into(),
                 token_file.display().to_string(),
@@ -486,6 +491,7 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     );
 
     check_rule_compiler(&root, rc_port, &token);
+    check_machine_lifecycle(&api, ml_port, &token, &edit_key, &view_key, &admin_key);
     check_volume_manager(&stack, vm_port, &vg, &mut loop_guard, &token);
     check_volume_manager_without_capabilities(&stack.project, &vg);
 
@@ -821,4 +827,125 @@ fn check_rule_compiler(root: &std::path::Path, port: u16, token: &str) {
         "{content_type}: {body}"
     );
     eprintln!("rule-compiler applied its ruleset and compiles on request");
+}
+
+/// The machine-lifecycle container (no Kubernetes): ready at once; its API wants the token;
+/// `GET /v1/machines` is a 503 (no Machines without Kubernetes); `POST /v1/machines` with the
+/// class inline (providerSpec and the Secret's data, metalAPIURL the compose service
+/// `metal-api`) allocates a machine of the seed in a private network of the project, a repeated
+/// create finds that one (200, adopted), metal-api shows it allocated under the Machine's name,
+/// and `DELETE /v1/machines/{name}` frees it. A class without an image is a 400 naming the field.
+fn check_machine_lifecycle(
+    api: &Api,
+    port: u16,
+    token: &str,
+    edit_key: &str,
+    view_key: &str,
+    admin_key: &str,
+) {
+    let ml = Api::with_token(port, token);
+    ml.wait_ok("/readyz", "machine-lifecycle ready");
+    let (status, body) = Api::new(port)
+        .call(Method::GET, "/v1/machines", None, None)
+        .expect("GET /v1/machines without a token");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = ml
+        .call(Method::GET, "/v1/machines", None, None)
+        .expect("GET /v1/machines");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    let (status, network) = api
+        .call(
+            Method::POST,
+            "/v1/network/allocate",
+            Some(("Edit", edit_key)),
+            Some(
+                json!({"projectid": PROJECT_ID, "partitionid": "fra-equ01", "name": "compose-ml"}),
+            ),
+        )
+        .expect("POST /v1/network/allocate");
+    assert_eq!(status, StatusCode::CREATED, "{network}");
+    let spec = json!({
+        "partition": "fra-equ01", "size": "c1-medium-x86", "image": "ubuntu-24.04.20260101",
+        "project": PROJECT_ID, "network": network["id"],
+        "tags": ["cluster.metal-stack.io/id=compose-test"],
+    });
+    // Inside the compose network metal-api is the service `metal-api`.
+    let secret = json!({"metalAPIURL": "http://metal-api:8080", "metalAPIHMac": admin_key});
+    let create = json!({"name": "compose-worker", "providerSpec": spec, "secret": secret});
+    let (status, created) = ml
+        .call(Method::POST, "/v1/machines", None, Some(create.clone()))
+        .expect("POST /v1/machines");
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["adopted"], false, "{created}");
+    assert_eq!(created["nodeName"], "compose-worker", "{created}");
+    let provider_id = created["providerID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // metal:///<partition>/<machine id>, as upstream's provider writes it.
+    let id = provider_id
+        .strip_prefix("metal:///fra-equ01/")
+        .unwrap_or_else(|| panic!("providerID {provider_id:?}: {created}"))
+        .to_string();
+    let (status, again) = ml
+        .call(Method::POST, "/v1/machines", None, Some(create))
+        .expect("POST /v1/machines again");
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["adopted"], true, "{again}");
+    assert_eq!(again["providerID"], provider_id.as_str(), "{again}");
+    let (status, machine) = api
+        .call(
+            Method::GET,
+            &format!("/v1/machine/{id}"),
+            Some(("View", view_key)),
+            None,
+        )
+        .expect("GET /v1/machine/<id>");
+    assert_eq!(status, StatusCode::OK, "{machine}");
+    assert_eq!(
+        machine["allocation"]["hostname"], "compose-worker",
+        "{machine}"
+    );
+    assert_eq!(machine["allocation"]["project"], PROJECT_ID, "{machine}");
+
+    let (status, freed) = ml
+        .call(
+            Method::DELETE,
+            "/v1/machines/compose-worker",
+            None,
+            Some(json!({"providerID": provider_id, "providerSpec": spec, "secret": secret})),
+        )
+        .expect("DELETE /v1/machines/compose-worker");
+    assert_eq!(status, StatusCode::OK, "{freed}");
+    assert_eq!(freed["freedProviderID"], provider_id.as_str(), "{freed}");
+    let (_, machine) = api
+        .call(
+            Method::GET,
+            &format!("/v1/machine/{id}"),
+            Some(("View", view_key)),
+            None,
+        )
+        .expect("GET /v1/machine/<id> after the delete");
+    assert!(machine["allocation"].is_null(), "freed: {machine}");
+
+    let mut no_image = spec.clone();
+    no_image["image"] = json!("");
+    let (status, problem) = ml
+        .call(
+            Method::POST,
+            "/v1/machines",
+            None,
+            Some(json!({"name": "compose-worker-2", "providerSpec": no_image, "secret": secret})),
+        )
+        .expect("POST /v1/machines without an image");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["code"], "InvalidArgument", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("providerSpec.image")),
+        "{problem}"
+    );
+    eprintln!("machine-lifecycle allocated {provider_id} through its REST driver and freed it");
 }

@@ -789,10 +789,27 @@ async fn seed_and_shoot_mutations_over_https() {
     );
     let sidecar = container(&mutated, "machine-controller-manager-provider-metal");
     assert_eq!(sidecar["image"], "registry.example.com/metal-mesh:1.2.3");
+    assert_eq!(
+        sidecar["command"],
+        json!(["/usr/local/bin/machine-lifecycle"])
+    );
     assert!(
         flags(sidecar).contains(&"--machine-health-timeout=10080m".to_string()),
         "{sidecar}"
     );
+    // machine-lifecycle takes the sidecar's arguments as they are.
+    let mut argv = vec!["machine-lifecycle".to_string()];
+    argv.extend(
+        sidecar["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string)),
+    );
+    let args: machine_lifecycle::Args =
+        mesh_runtime::try_parse_args_from(machine_lifecycle::cli::ENV_PREFIX, argv)
+            .unwrap_or_else(|e| panic!("the sidecar's arguments: {e}"));
+    assert_eq!(args.runtime().listen.to_string(), "0.0.0.0:10259");
 
     // The OperatingSystemConfig: the kubelet runs with the external cloud provider.
     let osc = fixture("operatingsystemconfig.json");

@@ -677,7 +677,7 @@ values key (metalApi, ...), component the object-name suffix and app.kubernetes.
 */}}
 {{- define "metal-mesh.services" -}}
 {{- $out := list }}
-{{- range $s := list (list "metalApi" "metal-api" "METAL_API") (list "lbAllocator" "lb-allocator" "LB_ALLOCATOR") (list "ruleCompiler" "rule-compiler" "RULE_COMPILER") (list "volumeManager" "volume-manager" "VOLUME_MANAGER") (list "gardenerWebhooks" "gardener-webhooks" "GARDENER_WEBHOOKS") }}
+{{- range $s := list (list "metalApi" "metal-api" "METAL_API") (list "lbAllocator" "lb-allocator" "LB_ALLOCATOR") (list "ruleCompiler" "rule-compiler" "RULE_COMPILER") (list "volumeManager" "volume-manager" "VOLUME_MANAGER") (list "gardenerWebhooks" "gardener-webhooks" "GARDENER_WEBHOOKS") (list "machineLifecycle" "machine-lifecycle" "MACHINE_LIFECYCLE") }}
 {{- $v := index $.Values (index $s 0) | default dict }}
 {{- $enabled := eq (toString (dig "enabled" false $v)) "true" }}
 {{- if eq (index $s 0) "gardenerWebhooks" }}
@@ -694,7 +694,7 @@ The values key of a service component: metal-api -> metalApi, ...
 Usage: include "metal-mesh.serviceKey" "lb-allocator"
 */}}
 {{- define "metal-mesh.serviceKey" -}}
-{{- index (dict "metal-api" "metalApi" "lb-allocator" "lbAllocator" "rule-compiler" "ruleCompiler" "volume-manager" "volumeManager" "gardener-webhooks" "gardenerWebhooks") . }}
+{{- index (dict "metal-api" "metalApi" "lb-allocator" "lbAllocator" "rule-compiler" "ruleCompiler" "volume-manager" "volumeManager" "gardener-webhooks" "gardenerWebhooks" "machine-lifecycle" "machineLifecycle") . }}
 {{- end }}
 
 {{/*
@@ -973,7 +973,8 @@ Usage: include "metal-mesh.accessRules" (dict "get" (list "/metrics"))
 The access ClusterRoles metal-mesh:<service>:<capability> of the enabled services, as a JSON
 object {"<service>:<capability>": [rules]}: exactly the non-resource URLs and verbs of each
 service's API (rule-compiler's POST /v1/compile and gardener-webhooks' POST /v1/validate/shoot,
-/v1/default/shoot and /v1/render/ignition compute without applying: reads). metal-api
+/v1/default/shoot and /v1/render/ignition compute without applying: reads; machine-lifecycle's
+POST /v1/machines and DELETE /v1/machines/{name} allocate and free machines: editor only). metal-api
 keeps its HMAC auth for its own API; only its /metrics goes through the delegated auth.
 all=true: the roles of every service, enabled or not (to check rbac.bindings against).
 Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
@@ -984,12 +985,14 @@ Usage: include "metal-mesh.accessRoles" (dict "root" . "all" false)
 {{- $rcRead := dict "get" (list "/metrics" "/v1/ruleset" "/v1/status") "create" (list "/v1/compile") }}
 {{- $vmRead := dict "get" (list "/metrics" "/v1/capacity" "/v1/snapshots" "/v1/volumegroups" "/v1/volumes") }}
 {{- $gwRead := dict "get" (list "/metrics") "create" (list "/v1/default/shoot" "/v1/render/ignition" "/v1/validate/shoot") }}
+{{- $mlRead := list "/metrics" "/v1/machines" }}
 {{- $byService := dict
   "metal-api" (dict "viewer" $apiRead "editor" $apiRead)
   "lb-allocator" (dict "viewer" (dict "get" $lbRead) "editor" (dict "get" $lbRead "create" (list "/v1/loadbalancers") "delete" (list "/v1/loadbalancers/*")))
   "rule-compiler" (dict "viewer" $rcRead "editor" $rcRead)
   "volume-manager" (dict "viewer" $vmRead "editor" $vmRead)
-  "gardener-webhooks" (dict "viewer" $gwRead "editor" $gwRead) }}
+  "gardener-webhooks" (dict "viewer" $gwRead "editor" $gwRead)
+  "machine-lifecycle" (dict "viewer" (dict "get" $mlRead) "editor" (dict "get" $mlRead "create" (list "/v1/machines") "delete" (list "/v1/machines/*"))) }}
 {{- $out := dict }}
 {{- range $s := (include "metal-mesh.services" .root | fromJsonArray) }}
 {{- if or $s.enabled $.all }}
@@ -1355,5 +1358,131 @@ of silently not running it. Renders nothing.
 {{- $gw := .Values.gardenerWebhooks | default dict }}
 {{- if and (eq (toString (dig "seed" "osController" "enabled" false $gw)) "true") (ne (toString (dig "seed" "enabled" false $gw)) "true") }}
 {{- fail "gardenerWebhooks.seed.osController.enabled needs gardenerWebhooks.seed.enabled: the OperatingSystemConfig controller runs in a seed cluster, next to the seed webhooks" }}
+{{- end }}
+{{- end }}
+
+{{/*
+machine-lifecycle: names of its objects. The Role (Machines, MachineClasses, Secrets) lives in
+the Machines' namespace, the Lease Role in the Lease's; both may be the release namespace, so
+they get different names. The nodes ClusterRole gets a suffix of its own.
+*/}}
+{{- define "metal-mesh.machineLifecycle.name" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "machine-lifecycle") }}
+{{- end }}
+
+{{- define "metal-mesh.machineLifecycle.nodesRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "machine-lifecycle-nodes") }}
+{{- end }}
+
+{{- define "metal-mesh.machineLifecycle.leaseRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "machine-lifecycle-leader-election") }}
+{{- end }}
+
+{{/*
+machine-lifecycle: the namespace of the Machines, MachineClasses and their Secrets
+(--namespace): machineLifecycle.namespace, else the release namespace.
+*/}}
+{{- define "metal-mesh.machineLifecycle.namespace" -}}
+{{- default .Release.Namespace (.Values.machineLifecycle.namespace | default "" | toString | trim) }}
+{{- end }}
+
+{{/*
+machine-lifecycle: "true" when it runs with leader election (replicas > 1); "" otherwise.
+*/}}
+{{- define "metal-mesh.machineLifecycle.leaderElect" -}}
+{{- if gt (int .Values.machineLifecycle.replicas) 1 }}
+{{- print "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+machine-lifecycle: the namespace of its Lease (--leader-elect-namespace):
+machineLifecycle.leaderElection.namespace, else the Machines' namespace (the binary's default).
+*/}}
+{{- define "metal-mesh.machineLifecycle.leaseNamespace" -}}
+{{- $le := .Values.machineLifecycle.leaderElection | default dict }}
+{{- default (include "metal-mesh.machineLifecycle.namespace" .) ($le.namespace | default "" | toString | trim) }}
+{{- end }}
+
+{{/*
+machine-lifecycle: the host part of --listen; an IPv6 address gets its brackets.
+*/}}
+{{- define "metal-mesh.machineLifecycle.listenHost" -}}
+{{- $h := .Values.machineLifecycle.listenAddress | default "0.0.0.0" | toString | trim }}
+{{- if and (contains ":" $h) (not (hasPrefix "[" $h)) }}
+{{- printf "[%s]" $h }}
+{{- else }}
+{{- $h }}
+{{- end }}
+{{- end }}
+
+{{/*
+machine-lifecycle: the directory of its gRPC socket (the emptyDir's mount path).
+*/}}
+{{- define "metal-mesh.machineLifecycle.grpcDir" -}}
+{{- .Values.machineLifecycle.grpcSocket.path | default "" | toString | trim | dir }}
+{{- end }}
+
+{{/*
+machine-lifecycle: checks the values; renders nothing, fails with a message naming the value.
+*/}}
+{{- define "metal-mesh.machineLifecycle.validate" -}}
+{{- $ml := .Values.machineLifecycle }}
+{{- if not (has (toString $ml.logFormat) (list "text" "json")) }}
+{{- fail (printf "machineLifecycle.logFormat must be text or json, not %q" (toString $ml.logFormat)) }}
+{{- end }}
+{{- range $key, $port := dict "port" $ml.port "service.port" $ml.service.port }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $port))) (lt (int $port) 1) (gt (int $port) 65535) }}
+{{- fail (printf "machineLifecycle.%s must be 1..65535, not %v" $key $port) }}
+{{- end }}
+{{- end }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $ml.replicas))) (lt (int $ml.replicas) 1) }}
+{{- fail (printf "machineLifecycle.replicas must be a whole number >= 1 (more than one: leader election), not %v" $ml.replicas) }}
+{{- end }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $ml.workers))) (lt (int $ml.workers) 1) (gt (int $ml.workers) 1024) }}
+{{- fail (printf "machineLifecycle.workers must be a whole number 1..1024, not %v" $ml.workers) }}
+{{- end }}
+{{- $ns := $ml.namespace | default "" | toString | trim }}
+{{- if and $ns (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $ns)) }}
+{{- fail (printf "machineLifecycle.namespace must be a namespace name (a lower-case DNS label), not %q" $ns) }}
+{{- end }}
+{{- $durations := dict "creationTimeout" $ml.creationTimeout "retry.short" $ml.retry.short "retry.medium" $ml.retry.medium "retry.long" $ml.retry.long "metalApi.timeout" $ml.metalApi.timeout }}
+{{- if include "metal-mesh.machineLifecycle.leaderElect" . }}
+{{- $_ := set $durations "leaderElection.leaseDuration" $ml.leaderElection.leaseDuration }}
+{{- end }}
+{{- range $key := keys $durations | sortAlpha }}
+{{- $d := index $durations $key | default "" | toString | trim }}
+{{- if or (not (regexMatch "^([0-9]+(ns|us|ms|s|m|h|d))+$" $d)) (not (regexMatch "[1-9]" $d)) }}
+{{- fail (printf "machineLifecycle.%s must be a duration > 0 such as 5s, 3m or 1h30m, not %q" $key $d) }}
+{{- end }}
+{{- end }}
+{{- if include "metal-mesh.machineLifecycle.leaderElect" . }}
+{{- $le := $ml.leaderElection }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" ($le.leaseName | default "" | toString)) }}
+{{- fail (printf "machineLifecycle.leaderElection.leaseName must be a Lease name (lower-case DNS subdomain), not %q" (toString ($le.leaseName | default ""))) }}
+{{- end }}
+{{- $leaseNs := $le.namespace | default "" | toString | trim }}
+{{- if and $leaseNs (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $leaseNs)) }}
+{{- fail (printf "machineLifecycle.leaderElection.namespace must be a namespace name (a lower-case DNS label), not %q" $leaseNs) }}
+{{- end }}
+{{- end }}
+{{- if $ml.grpcSocket.enabled }}
+{{- $path := $ml.grpcSocket.path | default "" | toString | trim }}
+{{- if or (not (hasPrefix "/" $path)) (eq (dir $path) "/") (hasSuffix "/" $path) (contains "//" $path) (contains "/../" $path) (contains "/./" $path) }}
+{{- fail (printf "machineLifecycle.grpcSocket.path must be an absolute path of a socket in a directory of its own below / (the directory becomes an emptyDir), e.g. /run/machine-lifecycle/driver.sock, not %q" $path) }}
+{{- end }}
+{{- if gt (len $path) 107 }}
+{{- fail (printf "machineLifecycle.grpcSocket.path is longer than a unix socket path may be (107 bytes): %q" $path) }}
+{{- end }}
+{{- if or (has (dir $path) (list "/etc" "/tmp" "/usr" "/usr/local" "/usr/local/bin" "/data" "/etc/metal-mesh")) (hasPrefix "/etc/metal-mesh/" (dir $path)) (hasPrefix "/tmp/" (dir $path)) }}
+{{- fail (printf "machineLifecycle.grpcSocket.path: its directory %s would hide a directory of the image or another mount; use one of its own, e.g. /run/machine-lifecycle/driver.sock" (dir $path)) }}
+{{- end }}
+{{- end }}
+{{- $target := $ml.targetKubeconfig | default dict }}
+{{- if and $target.secretName (not ($target.secretKey | default "" | toString | trim)) }}
+{{- fail "machineLifecycle.targetKubeconfig.secretKey must name the key of targetKubeconfig.secretName that holds the kubeconfig (e.g. kubeconfig)" }}
+{{- end }}
+{{- if and $ml.metalApi.caSecret (not ($ml.metalApi.caSecretKey | default "" | toString | trim)) }}
+{{- fail "machineLifecycle.metalApi.caSecretKey must name the key of caSecret that holds the PEM CA bundle (e.g. ca.crt)" }}
 {{- end }}
 {{- end }}

@@ -190,7 +190,15 @@ fn leadership(
     shutdown: &ShutdownSignal,
 ) -> watch::Receiver<bool> {
     let Some(election) = election else {
-        return watch::channel(true).1;
+        // The sender lives until shutdown: a dropped one would end `wait_for(|l| !*l)` at
+        // once, which reads as a lost lease and restarts the controller in a loop.
+        let (leading, led) = watch::channel(true);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            drop(leading);
+        });
+        return led;
     };
     let namespace = election
         .namespace

@@ -50,9 +50,12 @@ pub struct Kube {
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_machines)
-        .service(create_machine)
-        .service(delete_machine);
+    cfg.app_data(
+        web::JsonConfig::default().error_handler(|e, _| Problem::bad_request(e.to_string()).into()),
+    )
+    .service(list_machines)
+    .service(create_machine)
+    .service(delete_machine);
 }
 
 /// A Machine of `--namespace`.
@@ -288,10 +291,16 @@ async fn create_machine(
 async fn delete_machine(
     state: web::Data<State>,
     name: web::Path<String>,
-    body: Option<web::Json<DeleteRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
     let name = name.into_inner();
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    // The body is optional, but one that is there must be right.
+    let body: DeleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DeleteRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::bad_request(format!("request body: {e}")))?
+    };
     let result = async {
         let (class, provider_id) = match (&state.kube, body.machine_class.is_none() && body.provider_spec.is_none() && body.secret.is_none()) {
             // Only the name: the Machine object says the rest.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use metal_api_sdk::client::{Client, ClientConfig, Error as MetalError};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::core::class::{Class, Endpoint};
 use crate::core::code::DriverError;
@@ -39,6 +39,9 @@ pub struct Driver {
     clients: parking_lot::Mutex<HashMap<Endpoint, Client>>,
     names: KeyedLocks,
     on_freed: parking_lot::RwLock<Option<Arc<dyn OnFreed>>>,
+    /// With leader election: whether this replica leads. Only the leader allocates and frees,
+    /// so the per-name locks of one process are all it takes.
+    leading: parking_lot::RwLock<Option<watch::Receiver<bool>>>,
 }
 
 impl Driver {
@@ -49,6 +52,22 @@ impl Driver {
             clients: Default::default(),
             names: KeyedLocks::default(),
             on_freed: Default::default(),
+            leading: Default::default(),
+        }
+    }
+
+    /// Refuse to allocate or free (Unavailable) while `leading` says another replica leads.
+    pub fn only_while_leading(&self, leading: watch::Receiver<bool>) {
+        *self.leading.write() = Some(leading);
+    }
+
+    fn check_leading(&self) -> Result<(), DriverError> {
+        match &*self.leading.read() {
+            Some(leading) if !*leading.borrow() => Err(DriverError::new(
+                crate::core::code::Code::Unavailable,
+                "this replica does not hold the leader-election Lease: ask the leader",
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -79,6 +98,7 @@ impl Driver {
     /// Allocates a machine for the Machine `name`, or adopts the one already allocated for it.
     pub async fn create(&self, class: &Class, name: &str) -> Result<Created, DriverError> {
         check_name(name)?;
+        self.check_leading()?;
         let client = self.client(class)?;
         let _one_at_a_time = self
             .names
@@ -88,8 +108,11 @@ impl Driver {
             .find_machines(&machines::find_by_name(class, name))
             .await
             .map_err(|e| DriverError::metal(&format!("looking up machine {name}"), &e))?;
-        if let Some(machine) = machines::single(&found, &format!("machine {name}"))? {
+        if let Some((machine, leaked)) = machines::keep_earliest(&found) {
             let found = machines::status(class, machine)?;
+            for extra in leaked {
+                self.free_leaked(&client, class, name, &extra.id).await?;
+            }
             tracing::info!(machine = name, provider_id = %found.provider_id, "adopted the machine allocated earlier");
             return Ok(Created {
                 found,
@@ -108,47 +131,99 @@ impl Driver {
         })
     }
 
-    /// Frees the machine of the Machine: the one its providerID names, else the one allocated
-    /// under its name. Nothing to free is success. Returns the providerID freed.
+    /// Frees the machine of the Machine: the one its providerID names and any allocated under
+    /// its name (so one whose providerID was never recorded is not leaked). Nothing to free is
+    /// success. Returns the providerID freed.
     pub async fn delete(
         &self,
         class: &Class,
         name: &str,
         provider_id: &str,
     ) -> Result<Option<String>, DriverError> {
+        self.check_leading()?;
         let client = self.client(class)?;
         let _one_at_a_time = self
             .names
             .lock(&format!("{}/{name}", class.cluster_id))
             .await;
-        let query = match tags::machine_id(provider_id) {
-            Some(id) => machines::find_by_id(class, id),
-            None => machines::find_by_name(class, name),
+        let lookup = |query| {
+            let client = client.clone();
+            async move {
+                client
+                    .find_machines(&query)
+                    .await
+                    .map_err(|e| DriverError::metal(&format!("looking up machine {name}"), &e))
+            }
         };
-        let found = client
-            .find_machines(&query)
-            .await
-            .map_err(|e| DriverError::metal(&format!("looking up machine {name}"), &e))?;
-        let Some(machine) = machines::single(&found, &format!("machine {name}"))? else {
+        // The providerID's machine only while it is still allocated under this name: once
+        // freed, it may already be another Machine's (a stale second delete must not free it).
+        let mut found: Vec<_> = match tags::machine_id(provider_id) {
+            // Only while it is still allocated under this Machine's name: a retried delete must
+            // not free the machine that its first try freed and another Machine got since.
+            Some(id) => {
+                lookup(metal_api_sdk::model::MachineFindRequest {
+                    allocation_name: Some(name.to_owned()),
+                    ..machines::find_by_id(class, id)
+                })
+                .await?
+            }
+            None => Vec::new(),
+        };
+        found.retain(|m| machines::allocated_as(m, name));
+        for machine in lookup(machines::find_by_name(class, name)).await? {
+            if !found.iter().any(|m| m.id == machine.id) {
+                found.push(machine);
+            }
+        }
+        let Some(first) = found.first() else {
             return Ok(None);
         };
-        let freed = machines::status(class, machine)
+        let freed = machines::status(class, first)
             .map(|f| f.provider_id)
-            .unwrap_or_else(|_| machine.id.clone());
-        match client.free_machine(&machine.id).await {
+            .unwrap_or_else(|_| first.id.clone());
+        for machine in &found {
+            self.free(&client, class, name, &machine.id).await?;
+        }
+        tracing::info!(machine = name, provider_id = %freed, count = found.len(), "freed");
+        Ok(Some(freed))
+    }
+
+    /// Frees one machine (gone already is fine) and tells who waits for one of its pool.
+    async fn free(
+        &self,
+        client: &Client,
+        class: &Class,
+        name: &str,
+        id: &str,
+    ) -> Result<(), DriverError> {
+        match client.free_machine(id).await {
             Ok(_) | Err(MetalError::NotFound(_)) => {}
             Err(e) => {
                 return Err(DriverError::metal(
-                    &format!("freeing machine {} of {name}", machine.id),
+                    &format!("freeing machine {id} of {name}"),
                     &e,
                 ));
             }
         }
-        tracing::info!(machine = name, provider_id = %freed, "freed");
         if let Some(on_freed) = self.on_freed.read().clone() {
             on_freed.freed(&class.spec.partition, &class.spec.size);
         }
-        Ok(Some(freed))
+        Ok(())
+    }
+
+    async fn free_leaked(
+        &self,
+        client: &Client,
+        class: &Class,
+        name: &str,
+        id: &str,
+    ) -> Result<(), DriverError> {
+        tracing::warn!(
+            machine = name,
+            leaked = id,
+            "a second machine was allocated under this name; freeing it"
+        );
+        self.free(client, class, name, id).await
     }
 
     /// The machine behind the Machine; NotFound before creation, for a machine metal-api does
@@ -245,6 +320,18 @@ impl KeyedLocks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_replica_that_does_not_lead_neither_allocates_nor_frees() {
+        let driver = Driver::new(Duration::from_secs(1), None);
+        assert!(driver.check_leading().is_ok(), "no election: always");
+        let (lease, leading) = watch::channel(false);
+        driver.only_while_leading(leading);
+        let e = driver.check_leading().unwrap_err();
+        assert_eq!(e.code, crate::core::code::Code::Unavailable);
+        lease.send(true).unwrap();
+        assert!(driver.check_leading().is_ok());
+    }
 
     #[test]
     fn machine_names_must_be_kubernetes_names() {

@@ -32,12 +32,14 @@ use kube::Api;
 use kube_resources::mcm::Machine;
 use mesh_controller::lease::LeaderElector;
 use mesh_controller::metrics::ReconcileMetrics;
+use mesh_controller::recorder::Events;
 use mesh_runtime::{Mailbox, ReadinessCheck, ServiceInfo, ServiceParts, Setup, ShutdownSignal};
 use tokio::sync::watch;
 use utoipa::OpenApi as _;
 
 use crate::actors::waiters::{self, Freed, Subscribe, Waiters};
 pub use crate::cli::Args;
+use crate::cli::{KubeSource, Target};
 use crate::driver::{Driver, OnFreed};
 use crate::k8s::classes::ClassReader;
 use crate::k8s::controller::{self, Ctx};
@@ -85,6 +87,64 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     });
     driver.set_on_freed(Arc::new(WakeWaiters(waiters.clone())));
 
+    let mut control_client = None;
+    let mut target_client = None;
+    let mut running = None;
+    let kube_side = if args.no_kubernetes {
+        None
+    } else {
+        let client = kube_client(&args.control())
+            .await
+            .context("Kubernetes client (use --no-kubernetes to run without)")?;
+        let target = match args.target() {
+            Target::Same => Some(client.clone()),
+            Target::Cluster(source) => Some(
+                kube_client(&source)
+                    .await
+                    .context("Kubernetes client of --target-kubeconfig")?,
+            ),
+            Target::None => {
+                tracing::warn!(
+                    "--target-kubeconfig none: no Nodes to watch, Machines stay Pending"
+                );
+                None
+            }
+        };
+        let classes = ClassReader::new(client.clone(), args.namespace.clone()).watch({
+            let shutdown = setup.shutdown.clone();
+            async move { shutdown.wait().await }
+        });
+        let machines: Api<Machine> = Api::namespaced(client.clone(), &args.namespace);
+        let ctx = Arc::new(Ctx {
+            machines: machines.clone(),
+            nodes: target.clone().map(Api::all),
+            classes: classes.clone(),
+            driver: driver.clone(),
+            waiters: waiters.clone(),
+            retry: args.retry(),
+            creation_timeout: args.creation_timeout,
+            health_timeout: args.machine_health_timeout,
+            metrics: setup.registry.with(ReconcileMetrics::new),
+            calls: metrics.clone(),
+            events: Events::new(client.clone(), INFO.name),
+        });
+        let leading = leadership(&args, &client, &setup.shutdown);
+        if args.leader_elect {
+            driver.only_while_leading(leading.clone());
+        }
+        running = Some(tokio::spawn(run_while_leading(
+            ctx,
+            args.workers,
+            waiters.clone(),
+            leading,
+            setup.shutdown.clone(),
+        )));
+        if args.target() != Target::Same {
+            target_client = target;
+        }
+        control_client = Some(client);
+        Some(api::Kube { classes, machines })
+    };
     let grpc = match &args.grpc_socket {
         Some(socket) => {
             let service = grpc::Service {
@@ -97,43 +157,6 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         None => None,
     };
 
-    let mut kube_client = None;
-    let mut running = None;
-    let kube_side = if args.no_kubernetes {
-        None
-    } else {
-        let client = mesh_controller::client::client(args.kubeconfig.as_deref())
-            .await
-            .context("Kubernetes client (use --no-kubernetes to run without)")?;
-        let target = match &args.target_kubeconfig {
-            Some(path) => mesh_controller::client::client(Some(path))
-                .await
-                .context("Kubernetes client of --target-kubeconfig")?,
-            None => client.clone(),
-        };
-        let classes = ClassReader::new(client.clone(), args.namespace.clone());
-        let machines: Api<Machine> = Api::namespaced(client.clone(), &args.namespace);
-        let ctx = Arc::new(Ctx {
-            machines: machines.clone(),
-            nodes: Api::all(target),
-            classes: classes.clone(),
-            driver: driver.clone(),
-            waiters: waiters.clone(),
-            retry: args.retry(),
-            creation_timeout: args.creation_timeout,
-            metrics: setup.registry.with(ReconcileMetrics::new),
-        });
-        let leading = leadership(&args, &client, &setup.shutdown);
-        running = Some(tokio::spawn(run_while_leading(
-            ctx,
-            args.workers,
-            waiters.clone(),
-            leading,
-            setup.shutdown.clone(),
-        )));
-        kube_client = Some(client);
-        Some(api::Kube { classes, machines })
-    };
     tracing::info!(
         namespace = %args.namespace,
         grpc = ?args.grpc_socket,
@@ -149,10 +172,13 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     let mut parts = ServiceParts::new(openapi(), move |cfg| {
         cfg.app_data(state.clone()).configure(api::routes);
     });
-    if let Some(client) = kube_client {
+    if let Some(client) = control_client {
         parts = parts
-            .with_readiness(KubeReady(client.clone()))
+            .with_readiness(KubeReady("kubernetes", client.clone()))
             .with_kube(client);
+    }
+    if let Some(target) = target_client {
+        parts = parts.with_readiness(KubeReady("target-kubernetes", target));
     }
     parts = parts.with_on_shutdown(move || async move {
         let wait = async {
@@ -181,7 +207,15 @@ fn leadership(
     shutdown: &ShutdownSignal,
 ) -> watch::Receiver<bool> {
     if !args.leader_elect {
-        return watch::channel(true).1;
+        // The sender lives until shutdown: a dropped one would end `wait_for(|l| !*l)` at
+        // once, which reads as a lost lease and stops the controller as soon as it starts.
+        let (leading, led) = watch::channel(true);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            drop(leading);
+        });
+        return led;
     }
     let namespace = args
         .leader_elect_namespace
@@ -244,21 +278,63 @@ async fn run_while_leading(
     }
 }
 
-/// Ready while the Kubernetes API answers.
-struct KubeReady(kube::Client);
+/// A client for the cluster `source` names.
+async fn kube_client(source: &KubeSource) -> anyhow::Result<kube::Client> {
+    match source {
+        KubeSource::Default(path) => Ok(mesh_controller::client::client(path.as_deref()).await?),
+        KubeSource::InCluster => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = kube::Config::incluster().context("the in-cluster config")?;
+            Ok(kube::Client::try_from(config)?)
+        }
+    }
+}
+
+/// Ready while a Kubernetes API answers.
+struct KubeReady(&'static str, kube::Client);
 
 impl ReadinessCheck for KubeReady {
     fn name(&self) -> &str {
-        "kubernetes"
+        self.0
     }
     fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
         async move {
-            self.0
+            self.1
                 .apiserver_version()
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Without leader election the controller leads until shutdown, not for an instant: a
+    /// receiver whose sender is gone would read as a lost lease at once.
+    #[tokio::test]
+    async fn without_election_it_leads_until_shutdown() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let args: Args =
+            mesh_runtime::try_parse_args_from(cli::ENV_PREFIX, ["machine-lifecycle"]).unwrap();
+        let shutdown = ShutdownSignal::new();
+        let mut leading = leadership(&args, &client, &shutdown);
+        let lost = tokio::time::timeout(Duration::from_millis(200), leading.wait_for(|l| !*l))
+            .await
+            .is_ok();
+        assert!(!lost, "still leading before shutdown");
+        shutdown.trigger();
+        let ended = tokio::time::timeout(Duration::from_secs(2), leading.changed()).await;
+        assert!(
+            matches!(ended, Ok(Err(_))),
+            "the election ends with shutdown"
+        );
     }
 }

@@ -1,5 +1,4 @@
-//! Driver calls by method, caller (controller, rest, grpc) and code, and metal-api machine
-//! allocations by outcome (allocated or adopted).
+//! Driver calls by method, caller (controller, rest, grpc) and code.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -15,7 +14,7 @@ pub struct CallLabels {
     pub code: &'static str,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Metrics {
     calls: Family<CallLabels, Counter>,
 }

@@ -1,6 +1,6 @@
 //! metal-mesh: the whole mesh in one process for local use: the embedded metal-api on its
-//! embedded seed, the lb-allocator, the rule-compiler and the volume-manager; later services
-//! join here.
+//! embedded seed, the lb-allocator, the rule-compiler, the volume-manager and (with a
+//! kubeconfig) the machine-lifecycle; later services join here.
 
 mod credentials;
 mod up;

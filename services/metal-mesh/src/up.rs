@@ -3,9 +3,12 @@
 //! inventory) and the embedded Firewall to `firewall.yaml`, then every service in one process
 //! until SIGTERM/SIGINT: metal-api, the lb-allocator, the rule-compiler (without Kubernetes
 //! unless `--kubeconfig` is given; the rule-compiler only renders its ruleset unless
-//! `--rule-compiler-apply` is given) and the volume-manager (its CSI socket in
+//! `--rule-compiler-apply` is given), the volume-manager (its CSI socket in
 //! `volume-manager/csi.sock`; lvm metadata only unless `--volume-manager-activate`; no devices,
-//! so no volume group is ever created, unless `--volume-manager-devices` is given).
+//! so no volume group is ever created, unless `--volume-manager-devices` is given) and, only
+//! with `--kubeconfig`, the machine-lifecycle (the Machines of
+//! `--machine-lifecycle-namespace` in that cluster; its gRPC driver on
+//! `machine-lifecycle/driver.sock`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,6 +42,13 @@ pub struct UpArgs {
     /// Listen address of the volume-manager.
     #[arg(long, default_value = "127.0.0.1:8083")]
     pub volume_manager_listen: std::net::SocketAddr,
+    /// Listen address of the machine-lifecycle (runs only with --kubeconfig).
+    #[arg(long, default_value = "127.0.0.1:8084")]
+    pub machine_lifecycle_listen: std::net::SocketAddr,
+    /// Namespace of the Machines and MachineClasses the machine-lifecycle reconciles in the
+    /// cluster of --kubeconfig.
+    #[arg(long, default_value = "default")]
+    pub machine_lifecycle_namespace: String,
     /// Devices (comma-separated paths or globs) the volume-manager creates its volume group
     /// from when that does not exist yet: they become LVM physical volumes, whatever they held
     /// before (needs root and lvm2). Without them no volume group is ever created: the
@@ -72,9 +82,10 @@ pub struct UpArgs {
     /// from the embedded one on first start.
     #[arg(long)]
     pub firewall_file: Option<PathBuf>,
-    /// Kubeconfig for the lb-allocator's controllers and the rule-compiler's watches
-    /// (ClusterwideNetworkPolicies, Services, FirewallMonitor); without it only their REST APIs
-    /// run.
+    /// Kubeconfig for the lb-allocator's controllers, the rule-compiler's watches
+    /// (ClusterwideNetworkPolicies, Services, FirewallMonitor) and the machine-lifecycle (its
+    /// Machine controller, REST API and gRPC driver); without it only the lb-allocator's and the
+    /// rule-compiler's REST APIs run, and no machine-lifecycle.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Project, partition and default external network the lb-allocator works in (the embedded
@@ -155,8 +166,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let lb_listen = args.lb_allocator_listen;
     let rc_listen = args.rule_compiler_listen;
     let vm_listen = args.volume_manager_listen;
+    let ml_listen = args.machine_lifecycle_listen;
     let credentials = crate::credentials::api_credentials(&args.state_dir, &args.runtime.auth)?;
     let mut vm_args = volume_manager_args(&args)?;
+    let mut ml_args = machine_lifecycle_args(&args)?;
     let scheme = if args.runtime.tls.enabled() {
         "https"
     } else {
@@ -200,6 +213,19 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             "activates volumes"
         }
     );
+    match (&ml_args, &args.kubeconfig) {
+        (Some(ml), Some(k)) => println!(
+            "  machine-lifecycle {scheme}://{ml_listen}  (docs {scheme}://{ml_listen}/docs; Machines of namespace {} from {}; gRPC driver unix://{})",
+            ml.namespace,
+            k.display(),
+            ml.grpc_socket
+                .as_deref()
+                .map(Path::display)
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        ),
+        _ => println!("  machine-lifecycle not started: it needs Kubernetes (give --kubeconfig)"),
+    }
     println!("  state          {}", args.state_dir.display());
     println!("  seed           {}", seed.display());
     println!("  firewall       {}", firewall.display());
@@ -227,10 +253,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut runtime = args.runtime.clone();
     runtime.auth = credentials.auth;
     for service in [
-        &mut lb_args.runtime,
-        &mut rc_args.runtime,
-        &mut vm_args.runtime,
-    ] {
+        Some(&mut lb_args.runtime),
+        Some(&mut rc_args.runtime),
+        Some(&mut vm_args.runtime),
+        ml_args.as_mut().map(|ml| &mut ml.runtime),
+    ]
+    .into_iter()
+    .flatten()
+    {
         service.auth = runtime.auth.clone();
         service.tls = runtime.tls.clone();
     }
@@ -262,7 +292,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         let lb_runtime = lb_args.runtime.clone();
         let rc_runtime = rc_args.runtime.clone();
         let vm_runtime = vm_args.runtime.clone();
-        let (api, lb, rc, vm) = futures::join!(
+        let ml = ml_args.map(|ml| (ml.runtime.clone(), ml));
+        let (api, lb, rc, vm, ml) = futures::join!(
             async {
                 stop_all(
                     mesh_runtime::launch(metal_api::INFO, &runtime, shutdown.clone(), |setup| {
@@ -304,10 +335,25 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                     .await,
                 )
             },
+            async {
+                // Only with --kubeconfig: without Kubernetes there are no Machines.
+                let Some((ml_runtime, ml_args)) = ml else {
+                    return Ok(());
+                };
+                stop_all(
+                    mesh_runtime::launch(
+                        machine_lifecycle::INFO,
+                        &ml_runtime,
+                        shutdown.clone(),
+                        |setup| machine_lifecycle::start(ml_args, setup),
+                    )
+                    .await,
+                )
+            },
         );
         telemetry.shutdown().await;
         actix_rt::System::current().stop();
-        api.and(lb).and(rc).and(vm)
+        api.and(lb).and(rc).and(vm).and(ml)
     })
 }
 
@@ -471,6 +517,66 @@ fn volume_manager_args(args: &UpArgs) -> anyhow::Result<volume_manager::Args> {
     Ok(parsed)
 }
 
+/// The machine-lifecycle's command line, only with `--kubeconfig` (its Machines live in a
+/// cluster): the Machines and MachineClasses of `--machine-lifecycle-namespace` there, the Nodes
+/// of the same cluster, and the gRPC driver on STATE_DIR/machine-lifecycle/driver.sock
+/// (absolute). The metal-api it calls is the one each MachineClass's Secret names.
+fn machine_lifecycle_args(args: &UpArgs) -> anyhow::Result<Option<machine_lifecycle::Args>> {
+    let Some(kubeconfig) = &args.kubeconfig else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        !args.machine_lifecycle_namespace.trim().is_empty(),
+        "--machine-lifecycle-namespace must not be empty"
+    );
+    let dir = std::path::absolute(&args.state_dir)
+        .with_context(|| format!("resolving {}", args.state_dir.display()))?;
+    let socket = dir.join("machine-lifecycle/driver.sock");
+    anyhow::ensure!(
+        socket.as_os_str().len() <= MAX_SOCKET_PATH,
+        "the machine-lifecycle's gRPC socket {} is longer than a unix socket path may be \
+         ({MAX_SOCKET_PATH} bytes): use a shorter --state-dir",
+        socket.display()
+    );
+    let argv: Vec<String> = [
+        "machine-lifecycle",
+        "--listen",
+        &args.machine_lifecycle_listen.to_string(),
+        "--log-format",
+        log_format(args),
+        "--log-level",
+        &args.runtime.log_level,
+        "--kubeconfig",
+        &kubeconfig.display().to_string(),
+        "--namespace",
+        &args.machine_lifecycle_namespace,
+        "--grpc-socket",
+        &socket.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut parsed: machine_lifecycle::Args =
+        mesh_runtime::try_parse_args_from(machine_lifecycle::cli::ENV_PREFIX, argv)
+            .map_err(|e| anyhow::anyhow!("machine-lifecycle arguments: {e}"))?;
+    // Kubernetes only from --kubeconfig, as for the lb-allocator and the rule-compiler: never an
+    // environment's MACHINE_LIFECYCLE_NO_KUBERNETES, nor another cluster's Nodes from its
+    // MACHINE_LIFECYCLE_TARGET_KUBECONFIG (the Nodes join the cluster of --kubeconfig).
+    parsed.kubeconfig = Some(kubeconfig.clone());
+    parsed.target_kubeconfig = None;
+    parsed.no_kubernetes = false;
+    // With TLS, the embedded metal-api serves `up`'s certificate: MachineClasses pointing at it
+    // (https://<--listen>) are trusted, as the lb-allocator trusts it; a CA the environment
+    // names (METAL_API_CA_FILE) stays.
+    if parsed.metal_api_ca_file.is_none() {
+        parsed.metal_api_ca_file = args.runtime.tls.tls_cert_file.clone();
+    }
+    parsed
+        .check()
+        .map_err(|e| anyhow::anyhow!("machine-lifecycle arguments: {e}"))?;
+    Ok(Some(parsed))
+}
+
 /// The lb-allocator's command line for the embedded metal-api (admin key: it also updates
 /// machines) and the seed's project.
 fn lb_allocator_args(args: &UpArgs, admin_key: &str) -> anyhow::Result<lb_allocator::Args> {
@@ -594,5 +700,104 @@ mod tests {
         );
         let bad = volume_manager_args(&up(&["--volume-manager-vg-name", "a/b"]));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn the_machine_lifecycle_runs_only_with_a_kubeconfig() {
+        assert!(
+            machine_lifecycle_args(&up(&["--state-dir", "/srv/mesh"]))
+                .unwrap()
+                .is_none()
+        );
+        let ml = machine_lifecycle_args(&up(&[
+            "--state-dir",
+            "/srv/mesh",
+            "--kubeconfig",
+            "/home/me/kubeconfig",
+        ]))
+        .unwrap()
+        .expect("with --kubeconfig");
+        assert_eq!(ml.runtime.listen.to_string(), "127.0.0.1:8084");
+        assert_eq!(ml.namespace, "default");
+        assert_eq!(
+            ml.kubeconfig.as_deref(),
+            Some(Path::new("/home/me/kubeconfig"))
+        );
+        assert_eq!(ml.target_kubeconfig, None, "the Nodes of the same cluster");
+        assert!(!ml.no_kubernetes);
+        assert_eq!(
+            ml.grpc_socket.as_deref(),
+            Some(Path::new("/srv/mesh/machine-lifecycle/driver.sock"))
+        );
+        assert!(!ml.leader_elect, "one process: no leader election");
+        if std::env::var_os("METAL_API_CA_FILE").is_none() {
+            assert_eq!(ml.metal_api_ca_file, None, "no TLS: the system roots");
+        }
+    }
+
+    #[test]
+    fn with_tls_the_machine_lifecycle_trusts_the_embedded_metal_apis_certificate() {
+        if std::env::var_os("METAL_API_CA_FILE").is_some() {
+            return; // the environment's CA wins, as it should
+        }
+        let ml = machine_lifecycle_args(&up(&[
+            "--kubeconfig",
+            "kc",
+            "--tls-cert-file",
+            "/etc/mesh/tls.crt",
+            "--tls-key-file",
+            "/etc/mesh/tls.key",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            ml.metal_api_ca_file.as_deref(),
+            Some(Path::new("/etc/mesh/tls.crt"))
+        );
+    }
+
+    #[test]
+    fn the_machine_lifecycle_takes_listen_namespace_and_an_absolute_socket_from_up() {
+        let ml = machine_lifecycle_args(&up(&[
+            "--state-dir",
+            "rel/state",
+            "--kubeconfig",
+            "kc",
+            "--machine-lifecycle-listen",
+            "127.0.0.1:9084",
+            "--machine-lifecycle-namespace",
+            "shoot--p--c",
+            "--log-level",
+            "debug",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(ml.runtime.listen.to_string(), "127.0.0.1:9084");
+        assert_eq!(ml.runtime.log_level, "debug");
+        assert_eq!(ml.namespace, "shoot--p--c");
+        let socket = std::env::current_dir()
+            .unwrap()
+            .join("rel/state/machine-lifecycle/driver.sock");
+        assert_eq!(ml.grpc_socket.as_deref(), Some(socket.as_path()));
+        assert!(socket.is_absolute());
+    }
+
+    #[test]
+    fn bad_machine_lifecycle_settings_are_refused_naming_the_flag() {
+        let err = machine_lifecycle_args(&up(&[
+            "--kubeconfig",
+            "kc",
+            "--machine-lifecycle-namespace",
+            " ",
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("--machine-lifecycle-namespace"),
+            "{err}"
+        );
+        let deep = format!("/{}", "d".repeat(100));
+        let err =
+            machine_lifecycle_args(&up(&["--state-dir", &deep, "--kubeconfig", "kc"])).unwrap_err();
+        assert!(err.to_string().contains("--state-dir"), "{err}");
     }
 }

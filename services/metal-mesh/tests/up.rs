@@ -3,8 +3,11 @@
 //! rule-compiler rendering (dry run, never applying) the ruleset of the embedded Firewall and
 //! compiling on request, the volume-manager serving (CSI socket in the state directory) without
 //! devices, keys and the Firewall kept in the state directory, and SIGTERM stopping all with
-//! exit code 0. With `--volume-manager-devices` (as root with lvm2 and loop devices) the
-//! volume-manager creates its volume group from them.
+//! exit code 0. Without `--kubeconfig` there is no machine-lifecycle (the banner says so); with
+//! one (kube-testserver with MCM's CRDs) it serves its REST API and gRPC socket and its Machine
+//! controller allocates a Machine's metal machine from the embedded metal-api. With
+//! `--volume-manager-devices` (as root with lvm2 and loop devices) the volume-manager creates its
+//! volume group from them.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
@@ -54,6 +57,7 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let (api, lb, rc, vm) = (free_addr(), free_addr(), free_addr(), free_addr());
+    let ml = free_addr();
     let vg = format!("mmup{}", std::process::id());
     let child = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
         .args(["up", "--state-dir"])
@@ -67,6 +71,8 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
             &rc.to_string(),
             "--volume-manager-listen",
             &vm.to_string(),
+            "--machine-lifecycle-listen",
+            &ml.to_string(),
             // This machine's volume groups stay as they are whatever it has.
             "--volume-manager-vg-name",
             &vg,
@@ -219,6 +225,18 @@ async fn up_runs_metal_api_lb_allocator_rule_compiler_and_volume_manager_togethe
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{curl} printed no JSON ({e}): {out:?}"));
     assert_eq!(listed[0]["name"], "web", "{listed}");
+
+    // No Kubernetes, no Machines: the machine-lifecycle is not started, and the banner says why.
+    let banner = wait_printed(&printed, "machine-lifecycle");
+    assert!(
+        banner.contains("not started") && banner.contains("--kubeconfig"),
+        "{banner}"
+    );
+    assert!(
+        std::net::TcpStream::connect_timeout(&ml, Duration::from_millis(200)).is_err(),
+        "nothing listens on {ml}"
+    );
+    assert!(!dir.path().join("machine-lifecycle").exists());
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(mesh.0.id() as i32),
@@ -437,4 +455,238 @@ async fn up_creates_the_volume_group_from_the_devices_it_is_given() {
     )
     .unwrap();
     assert_eq!(mesh.0.wait().unwrap().code(), Some(0));
+}
+
+/// kube-testserver with the CRDs of the objects `up`'s controllers watch and write: MCM's
+/// Machines and MachineClasses (upstream's CRDs), MetalLB's (lb-allocator), the CWNP and the
+/// FirewallMonitor (rule-compiler). `None` where the upstream CRDs are absent (outside CI).
+fn cluster() -> Option<kube_testserver::Running> {
+    let upstream = kube_resources::contracts::upstream_crds()?;
+    let mut crds: Vec<std::path::PathBuf> = [
+        "machine.sapcloud.io_machines.yaml",
+        "machine.sapcloud.io_machineclasses.yaml",
+        "metallb.io_ipaddresspools.yaml",
+        "metallb.io_bgppeers.yaml",
+        "metallb.io_bgpadvertisements.yaml",
+        "firewall.metal-stack.io_firewallmonitors.yaml",
+    ]
+    .iter()
+    .map(|f| upstream.join(f))
+    .collect();
+    crds.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../helm/metal-mesh/crds/metal-stack.io_clusterwidenetworkpolicies.yaml"),
+    );
+    Some(
+        kube_testserver::Running::start(kube_testserver::Config {
+            crds,
+            ..Default::default()
+        })
+        .expect("kube-testserver"),
+    )
+}
+
+/// `POST` `object` to kube-testserver's `path`; panics unless it is created.
+async fn create(http: &reqwest::Client, server: &str, path: &str, object: serde_json::Value) {
+    let r = http
+        .post(format!("{server}{path}"))
+        .json(&object)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    assert_eq!(status, 201, "POST {path}: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_a_kubeconfig_runs_the_machine_lifecycle_against_that_cluster() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(server) = cluster() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{}\"}}\n\
+             contexts:\n- name: test\n  context: {{cluster: test, user: test, namespace: default}}\n\
+             users:\n- name: test\n  user: {{}}\ncurrent-context: test\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let (api, lb, rc, vm, ml) = (
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+    );
+    let vg = format!("mmupml{}", std::process::id());
+    let child = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
+        .args(["up", "--state-dir"])
+        .arg(dir.path())
+        .args(["--listen", &api.to_string()])
+        .args(["--lb-allocator-listen", &lb.to_string()])
+        .args(["--rule-compiler-listen", &rc.to_string()])
+        .args(["--volume-manager-listen", &vm.to_string()])
+        .args(["--machine-lifecycle-listen", &ml.to_string()])
+        .args(["--machine-lifecycle-namespace", "default"])
+        .args(["--volume-manager-vg-name", &vg])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--log-level", "warn"])
+        .stdout(Stdio::piped())
+        .env("VOLUME_MANAGER_DEVICES", "/dev/null")
+        // Another cluster's Nodes never come from the environment.
+        .env(
+            "MACHINE_LIFECYCLE_TARGET_KUBECONFIG",
+            dir.path().join("no-such-kubeconfig"),
+        )
+        .spawn()
+        .unwrap();
+    let mut mesh = Mesh(child);
+    let printed = printed_lines(&mut mesh.0);
+    wait_for(api);
+    wait_for(ml);
+    let socket = dir.path().join("machine-lifecycle/driver.sock");
+    let banner = wait_printed(&printed, "machine-lifecycle");
+    assert!(
+        banner.contains(&format!("http://{ml}"))
+            && banner.contains("Machines of namespace default")
+            && banner.contains(&kubeconfig.display().to_string())
+            && banner.contains(&format!("unix://{}", socket.display())),
+        "{banner}"
+    );
+
+    // Its API wants the token like every other; with it, the (still empty) Machines.
+    let anonymous = reqwest::Client::new();
+    let refused = anonymous
+        .get(format!("http://{ml}/v1/machines"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let http = bearer_client(token.trim());
+    wait_ok(&http, &format!("http://{ml}/readyz")).await;
+    let listed = wait_ok(&http, &format!("http://{ml}/v1/machines")).await;
+    assert_eq!(listed, serde_json::json!([]), "{listed}");
+    assert!(
+        std::fs::metadata(&socket).is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt as _;
+            m.file_type().is_socket()
+        }),
+        "{} is the gRPC driver's socket",
+        socket.display()
+    );
+
+    // A MachineClass whose Secret points at the embedded metal-api, and a Machine of it: the
+    // controller allocates a machine and records its providerID.
+    let keys = std::fs::read_to_string(dir.path().join("hmac-keys.env")).unwrap();
+    let admin = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("METAL_API_HMAC_ADMIN_KEY="))
+        .unwrap()
+        .to_string();
+    let metal = metal_api_sdk::Client::new(metal_api_sdk::client::ClientConfig::new(
+        format!("http://{api}"),
+        metal_api_sdk::client::Auth::Hmac {
+            kind: metal_api_sdk::auth::HmacKind::Admin,
+            key: admin.clone(),
+        },
+    ))
+    .unwrap();
+    let project = "00000000-0000-0000-0000-000000000001";
+    let network = metal
+        .allocate_network(&metal_api_sdk::model::NetworkAllocateRequest {
+            projectid: project.into(),
+            partitionid: "fra-equ01".into(),
+            name: Some("up-test".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("a private network of the project");
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let kube = reqwest::Client::new();
+    let url = server.url();
+    create(
+        &kube,
+        &url,
+        "/api/v1/namespaces/default/secrets",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "metal-credentials", "namespace": "default"},
+            "data": {"metalAPIURL": b64(&format!("http://{api}")), "metalAPIHMac": b64(&admin)},
+        }),
+    )
+    .await;
+    create(
+        &kube,
+        &url,
+        "/apis/machine.sapcloud.io/v1alpha1/namespaces/default/machineclasses",
+        serde_json::json!({
+            "apiVersion": "machine.sapcloud.io/v1alpha1", "kind": "MachineClass",
+            "metadata": {"name": "worker", "namespace": "default"},
+            "provider": "metal",
+            "providerSpec": {
+                "partition": "fra-equ01", "size": "c1-medium-x86", "image": "ubuntu-24.04.20260101",
+                "project": project, "network": network.id,
+                "tags": ["cluster.metal-stack.io/id=up-test"],
+            },
+            "secretRef": {"name": "metal-credentials", "namespace": "default"},
+        }),
+    )
+    .await;
+    create(
+        &kube,
+        &url,
+        "/apis/machine.sapcloud.io/v1alpha1/namespaces/default/machines",
+        serde_json::json!({
+            "apiVersion": "machine.sapcloud.io/v1alpha1", "kind": "Machine",
+            "metadata": {"name": "up-worker-1", "namespace": "default"},
+            "spec": {"class": {"kind": "MachineClass", "name": "worker"}},
+        }),
+    )
+    .await;
+    let machine_url =
+        format!("{url}/apis/machine.sapcloud.io/v1alpha1/namespaces/default/machines/up-worker-1");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let provider_id = loop {
+        let machine: serde_json::Value = kube
+            .get(&machine_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(id) = machine["spec"]["providerID"].as_str() {
+            break id.to_string();
+        }
+        assert!(Instant::now() < deadline, "no providerID: {machine}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // metal:///<partition>/<machine id>, as upstream's provider writes it.
+    let id = provider_id
+        .strip_prefix("metal:///fra-equ01/")
+        .unwrap_or_else(|| panic!("{provider_id}"));
+    let allocated = metal.get_machine(id).await.unwrap();
+    let allocation = allocated.allocation.expect("allocated");
+    assert_eq!(allocation.hostname, "up-worker-1");
+    assert_eq!(allocation.project, project);
+    let listed = wait_ok(&http, &format!("http://{ml}/v1/machines")).await;
+    assert_eq!(listed[0]["name"], "up-worker-1", "{listed}");
+    assert_eq!(listed[0]["providerID"], provider_id.as_str(), "{listed}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(mesh.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(mesh.0.wait().unwrap().code(), Some(0));
+    assert!(!socket.exists(), "the gRPC socket is removed at shutdown");
 }

@@ -640,3 +640,27 @@ fn flags_are_parsed_and_checked() {
         assert!(err.contains(flag) && err.contains(message), "{err}");
     }
 }
+
+/// Without leader election the controller leads until shutdown, not for an instant: a
+/// receiver whose sender is gone would read as a lost lease at once.
+#[tokio::test]
+async fn without_election_it_leads_until_shutdown() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+    let client = kube::Client::try_from(config).unwrap();
+    let shutdown = mesh_runtime::ShutdownSignal::new();
+    let mut leading = super::leadership(&client, None, &shutdown);
+    let lost = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        leading.wait_for(|l| !*l),
+    )
+    .await
+    .is_ok();
+    assert!(!lost, "still leading before shutdown");
+    shutdown.trigger();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(2), leading.changed()).await;
+    assert!(
+        matches!(ended, Ok(Err(_))),
+        "the election ends with shutdown"
+    );
+}

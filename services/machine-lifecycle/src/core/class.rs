@@ -264,4 +264,46 @@ mod tests {
         .unwrap();
         assert_eq!(token.endpoint.credential, Credential::Token("t".into()));
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[a-z=./ -]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("partition".to_string()),
+                        Just("size".to_string()),
+                        Just("tags".to_string()),
+                        Just("dnsServers".to_string()),
+                        "[a-z]{1,6}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever a MachineClass holds, reading it answers (no panic), and anything it
+        /// refuses is InvalidArgument.
+        #[test]
+        fn any_class_is_read_or_refused_as_invalid(
+            spec in json_value(),
+            data in proptest::collection::btree_map("[a-zA-Z]{1,12}", proptest::collection::vec(proptest::num::u8::ANY, 0..8), 0..5),
+        ) {
+            if let Err(e) = Class::parse("fuzz", &spec, &data) {
+                proptest::prop_assert_eq!(e.code, super::super::code::Code::InvalidArgument);
+                proptest::prop_assert!(e.message.starts_with("machine class fuzz: "));
+            }
+        }
+    }
 }

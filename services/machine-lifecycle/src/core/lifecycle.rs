@@ -118,37 +118,77 @@ pub fn create_failed(error: &DriverError, age: Duration, timeout: Duration) -> S
     }
 }
 
-/// What the Node says of a created machine: Running when it is Ready; Unknown when a Node that
-/// was Running stops being Ready; nothing to say while it has not joined (`node` None).
+/// What the created machine's Node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeSeen {
+    /// No Node of that name (not joined yet, or deleted).
+    Missing,
+    Ready,
+    NotReady,
+}
+
+/// How long things have lasted, and the limits MCM puts on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Since the Machine was created.
+    pub age: Duration,
+    /// Since its status last changed (`currentStatus.lastUpdateTime`).
+    pub in_phase: Duration,
+    pub creation_timeout: Duration,
+    pub health_timeout: Duration,
+}
+
+/// What the Node says of a created machine, as MCM's health check has it: Running once it is
+/// Ready; Unknown when a Running machine's Node stops being Ready or goes away; Failed (for the
+/// MachineSet to replace) after `health_timeout` in Unknown, or when no Node joined within
+/// `creation_timeout`. `None`: nothing to change.
 pub fn health(
     name: &str,
     current: Option<&MachineStatus>,
-    node_ready: Option<bool>,
+    node: NodeSeen,
+    timing: Timing,
 ) -> Option<StatusUpdate> {
     let phase = current
         .and_then(|s| s.current_status.as_ref())
         .and_then(|c| c.phase.as_deref());
-    let addresses = None;
-    match node_ready {
+    match (node, phase) {
         // Running already: keep the lastOperation that got it there.
-        Some(true) if phase == Some(RUNNING) => None,
-        Some(true) => Some(StatusUpdate {
+        (NodeSeen::Ready, Some(RUNNING)) => None,
+        (NodeSeen::Ready, _) => Some(StatusUpdate {
             phase: RUNNING,
             operation: OP_CREATE,
             state: SUCCESSFUL,
             description: format!("Machine {name} successfully joined the cluster"),
             error_code: None,
-            addresses,
+            addresses: None,
         }),
-        Some(false) if matches!(phase, Some(RUNNING)) => Some(StatusUpdate {
+        (NodeSeen::NotReady | NodeSeen::Missing, Some(RUNNING)) => Some(StatusUpdate {
             phase: UNKNOWN,
             operation: OP_HEALTH,
             state: PROCESSING,
             description: format!("Machine {name} is unhealthy - changing MachineState to Unknown"),
             error_code: None,
-            addresses,
+            addresses: None,
         }),
-        Some(false) | None => None,
+        (NodeSeen::NotReady | NodeSeen::Missing, Some(UNKNOWN))
+            if timing.in_phase >= timing.health_timeout =>
+        {
+            Some(StatusUpdate {
+                phase: FAILED,
+                operation: OP_HEALTH,
+                state: STATE_FAILED,
+                description: format!(
+                    "Machine {name} health check failed: not Ready for {}",
+                    humantime::format_duration(timing.health_timeout)
+                ),
+                error_code: None,
+                addresses: None,
+            })
+        }
+        (NodeSeen::Missing, Some(PENDING)) if timing.age >= timing.creation_timeout => {
+            Some(join_timed_out(name, timing.creation_timeout))
+        }
+        _ => None,
     }
 }
 
@@ -161,19 +201,10 @@ pub fn join_timed_out(name: &str, timeout: Duration) -> StatusUpdate {
         state: STATE_FAILED,
         description: format!(
             "Machine {name} failed to join the cluster in {}",
-            humantime_secs(timeout)
+            humantime::format_duration(timeout)
         ),
         error_code: None,
         addresses: None,
-    }
-}
-
-fn humantime_secs(d: Duration) -> String {
-    let s = d.as_secs();
-    if s % 60 == 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
     }
 }
 
@@ -232,17 +263,49 @@ mod tests {
         assert_eq!(late.phase, FAILED);
     }
 
+    const EARLY: Timing = Timing {
+        age: Duration::from_secs(60),
+        in_phase: Duration::from_secs(60),
+        creation_timeout: Duration::from_secs(1200),
+        health_timeout: Duration::from_secs(600),
+    };
+    const LATE: Timing = Timing {
+        age: Duration::from_secs(7200),
+        in_phase: Duration::from_secs(3600),
+        ..EARLY
+    };
+
     #[test]
     fn a_ready_node_makes_the_machine_running_once() {
-        let update = health("w-1", Some(&status(PENDING)), Some(true)).unwrap();
+        let update = health("w-1", Some(&status(PENDING)), NodeSeen::Ready, EARLY).unwrap();
         assert_eq!((update.phase, update.state), (RUNNING, SUCCESSFUL));
-        assert!(health("w-1", Some(&status(RUNNING)), Some(true)).is_none());
-        assert!(health("w-1", Some(&status(PENDING)), None).is_none());
-        assert!(health("w-1", Some(&status(PENDING)), Some(false)).is_none());
-        let unknown = health("w-1", Some(&status(RUNNING)), Some(false)).unwrap();
-        assert_eq!((unknown.phase, unknown.operation), (UNKNOWN, OP_HEALTH));
-        let again = health("w-1", Some(&status(UNKNOWN)), Some(true)).unwrap();
+        assert!(health("w-1", Some(&status(RUNNING)), NodeSeen::Ready, EARLY).is_none());
+        assert!(health("w-1", Some(&status(PENDING)), NodeSeen::Missing, EARLY).is_none());
+        assert!(health("w-1", Some(&status(PENDING)), NodeSeen::NotReady, EARLY).is_none());
+        let again = health("w-1", Some(&status(UNKNOWN)), NodeSeen::Ready, LATE).unwrap();
         assert_eq!(again.phase, RUNNING);
+    }
+
+    #[test]
+    fn an_unhealthy_node_is_unknown_then_failed_after_the_health_timeout() {
+        for node in [NodeSeen::NotReady, NodeSeen::Missing] {
+            let unknown = health("w-1", Some(&status(RUNNING)), node, EARLY).unwrap();
+            assert_eq!((unknown.phase, unknown.operation), (UNKNOWN, OP_HEALTH));
+            assert!(health("w-1", Some(&status(UNKNOWN)), node, EARLY).is_none());
+            let failed = health("w-1", Some(&status(UNKNOWN)), node, LATE).unwrap();
+            assert_eq!((failed.phase, failed.state), (FAILED, STATE_FAILED));
+            assert_eq!(
+                failed.description,
+                "Machine w-1 health check failed: not Ready for 10m"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_that_never_joins_fails_the_machine_after_the_creation_timeout() {
+        let update = health("w-1", Some(&status(PENDING)), NodeSeen::Missing, LATE).unwrap();
+        assert_eq!(update, join_timed_out("w-1", LATE.creation_timeout));
+        assert!(health("w-1", Some(&status(FAILED)), NodeSeen::Missing, LATE).is_none());
     }
 
     #[test]
@@ -264,6 +327,17 @@ mod tests {
             failed.patch(Utc::now())["status"]["lastOperation"]["errorCode"],
             "Unavailable"
         );
+    }
+
+    #[test]
+    fn a_node_that_never_joins_fails_the_machine() {
+        let update = join_timed_out("w-1", Duration::from_secs(1200));
+        assert_eq!((update.phase, update.state), (FAILED, STATE_FAILED));
+        assert_eq!(
+            update.description,
+            "Machine w-1 failed to join the cluster in 20m"
+        );
+        assert_eq!(update.error_code, None);
     }
 
     #[test]

@@ -84,23 +84,27 @@ pub fn find_by_id(class: &Class, id: &str) -> MachineFindRequest {
     }
 }
 
-/// Exactly one match, none, or an error naming the duplicates (which need an operator).
-pub fn single<'a>(
-    found: &'a [MachineResponse],
-    what: &str,
-) -> Result<Option<&'a MachineResponse>, DriverError> {
-    match found {
-        [] => Ok(None),
-        [one] => Ok(Some(one)),
-        many => Err(DriverError::internal(format!(
-            "{what}: {} machines match ({}); expected at most one",
-            many.len(),
-            many.iter()
-                .map(|m| m.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+/// Whether the machine is allocated under the Machine name `name` (its allocation name, as
+/// Create and upstream's provider allocate).
+pub fn allocated_as(machine: &MachineResponse, name: &str) -> bool {
+    machine.allocation.as_ref().is_some_and(|a| a.name == name)
+}
+
+/// Of the machines allocated under one Machine name in one cluster, the one the Machine keeps
+/// (the earliest allocation; ties by id) and the rest, which are leaks: a Machine name is
+/// unique in its namespace, so a second allocation under it can only come from an allocation
+/// whose answer was lost after a retry had already allocated again.
+pub fn keep_earliest(
+    found: &[MachineResponse],
+) -> Option<(&MachineResponse, Vec<&MachineResponse>)> {
+    let mut sorted: Vec<&MachineResponse> = found.iter().collect();
+    sorted.sort_by(|a, b| {
+        let created = |m: &MachineResponse| m.allocation.as_ref().map(|a| a.created);
+        created(a).cmp(&created(b)).then_with(|| a.id.cmp(&b.id))
+    });
+    let mut sorted = sorted.into_iter();
+    let keep = sorted.next()?;
+    Some((keep, sorted.collect()))
 }
 
 /// What a machine means for a Machine of `class` (upstream's GetMachineStatus): NotFound when

@@ -26,17 +26,21 @@ use kube::runtime::watcher;
 use kube::{Resource as _, ResourceExt as _};
 use kube_resources::mcm::{Machine, MachineClass};
 use mesh_controller::metrics::ReconcileMetrics;
+use mesh_controller::recorder::Events;
 use mesh_runtime::Mailbox;
 use serde_json::json;
 
-use super::classes::{ClassReader, kube_failure};
+use super::classes::ClassReader;
 use crate::actors::waiters::{Done, Wait, Waiters};
-use crate::core::code::Code;
-use crate::core::lifecycle::{self, FINALIZER, StatusUpdate};
+use crate::core::code::{Code, DriverError};
+use crate::core::lifecycle::{self, FINALIZER, NodeSeen, StatusUpdate, Timing};
 use crate::core::retry::RetryPeriods;
 use crate::driver::Driver;
+use crate::metrics::Metrics;
 
 pub const CONTROLLER: &str = "machine";
+/// The `caller` label of driver calls made here.
+const CALLER: &str = "controller";
 /// The Machine label naming its Node, as MCM sets it.
 pub const NODE_LABEL: &str = "node";
 /// Machines that are fine are looked at again this often (a missed Node event, the join
@@ -45,13 +49,17 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 pub struct Ctx {
     pub machines: Api<Machine>,
-    pub nodes: Api<Node>,
+    /// None: the target cluster is not reachable yet (`--target-kubeconfig none`).
+    pub nodes: Option<Api<Node>>,
     pub classes: ClassReader,
     pub driver: Arc<Driver>,
     pub waiters: Mailbox<Waiters>,
     pub retry: RetryPeriods,
     pub creation_timeout: Duration,
+    pub health_timeout: Duration,
     pub metrics: ReconcileMetrics,
+    pub calls: Metrics,
+    pub events: Events,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +93,14 @@ pub async fn run(
     let woken_ns = namespace.clone();
     let woken = tokio_stream::wrappers::UnboundedReceiverStream::new(wake)
         .map(move |name| ObjectRef::<Machine>::new(&name).within(&woken_ns));
-    controller
-        .watches(ctx.nodes.clone(), watcher::Config::default(), move |node| {
+    let controller = match ctx.nodes.clone() {
+        Some(nodes) => controller.watches(nodes, watcher::Config::default(), move |node| {
             // Nodes are named after their Machine (the allocation hostname).
             Some(ObjectRef::<Machine>::new(&node.name_any()).within(&node_ns))
-        })
+        }),
+        None => controller,
+    };
+    controller
         .watches(classes, watcher::Config::default(), move |class| {
             let name = class.name_any();
             class_store
@@ -126,35 +137,50 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
     if deleting && !held {
         return Ok(Action::await_change());
     }
-    let class = match ctx.classes.read(class_name).await {
-        Ok(class) => class,
+    let class = match ctx.classes.read_ours(class_name).await {
+        Ok(Some(class)) => class,
         // Another provider's class: not ours to touch.
-        Err(e) if !held && e.message.contains("provider is") => {
-            return Ok(Action::await_change());
+        Ok(None) if !held => return Ok(Action::await_change()),
+        Ok(None) => {
+            let e = DriverError::invalid(format!(
+                "machine class {class_name}: provider is no longer \"metal\""
+            ));
+            return fail(ctx, machine, deleting, e).await;
         }
-        Err(e) => {
-            let update = if deleting {
-                lifecycle::delete_failed(&e)
-            } else {
-                lifecycle::create_failed(&e, age(machine), ctx.creation_timeout)
-            };
-            write_status(ctx, machine, &update).await?;
-            return Ok(Action::requeue(ctx.retry.after(e.code)));
-        }
+        Err(e) => return fail(ctx, machine, deleting, e).await,
     };
     let provider_id = machine.spec.provider_id.clone().unwrap_or_default();
 
     if deleting {
         write_status(ctx, machine, &lifecycle::terminating()).await?;
-        if let Err(e) = ctx.driver.delete(&class, &name, &provider_id).await {
-            write_status(ctx, machine, &lifecycle::delete_failed(&e)).await?;
-            return Ok(Action::requeue(ctx.retry.after(e.code)));
+        let deleted = ctx.driver.delete(&class, &name, &provider_id).await;
+        match ctx.calls.count("DeleteMachine", CALLER, deleted) {
+            Ok(freed) => {
+                let note = match freed {
+                    Some(id) => format!("freed machine {id}"),
+                    None => "no machine to free".to_owned(),
+                };
+                ctx.events
+                    .normal(machine.object_ref(&()), "Deleted", "DeleteMachine", note);
+            }
+            Err(e) => {
+                ctx.events.warning(
+                    machine.object_ref(&()),
+                    "DeleteFailed",
+                    "DeleteMachine",
+                    e.to_string(),
+                );
+                write_status(ctx, machine, &lifecycle::delete_failed(&e)).await?;
+                return Ok(Action::requeue(ctx.retry.after(e.code)));
+            }
         }
         let node = node_name(machine);
-        match ctx.nodes.delete(&node, &DeleteParams::default()).await {
-            Ok(_) => tracing::info!(machine = %name, %node, "deleted the Node"),
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => tracing::warn!(machine = %name, %node, "deleting the Node: {e}"),
+        if let Some(nodes) = &ctx.nodes {
+            match nodes.delete(&node, &DeleteParams::default()).await {
+                Ok(_) => tracing::info!(machine = %name, %node, "deleted the Node"),
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => tracing::warn!(machine = %name, %node, "deleting the Node: {e}"),
+            }
         }
         let rest: Vec<String> = machine
             .finalizers()
@@ -174,7 +200,8 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
     }
 
     if provider_id.is_empty() {
-        return match ctx.driver.create(&class, &name).await {
+        let created = ctx.driver.create(&class, &name).await;
+        return match ctx.calls.count("CreateMachine", CALLER, created) {
             Ok(created) => {
                 // The providerID is the record that the machine is this Machine's: it goes
                 // first, so a crash after it loses nothing and one before it is adopted.
@@ -186,10 +213,27 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
                     .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await?;
                 write_status(ctx, machine, &lifecycle::created(&created.found)).await?;
+                let (reason, what) = if created.adopted {
+                    ("Adopted", "adopted the machine allocated earlier")
+                } else {
+                    ("Created", "allocated machine")
+                };
+                ctx.events.normal(
+                    machine.object_ref(&()),
+                    reason,
+                    "CreateMachine",
+                    format!("{what} {}", created.found.provider_id),
+                );
                 ctx.waiters.addr().do_send(Done(name));
                 Ok(Action::requeue(RESYNC))
             }
             Err(e) => {
+                ctx.events.warning(
+                    machine.object_ref(&()),
+                    "CreateFailed",
+                    "CreateMachine",
+                    e.to_string(),
+                );
                 let update = lifecycle::create_failed(&e, age(machine), ctx.creation_timeout);
                 write_status(ctx, machine, &update).await?;
                 if e.code == Code::ResourceExhausted {
@@ -203,26 +247,70 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
         };
     }
 
-    let node = ctx
-        .nodes
-        .get_opt(&node_name(machine))
-        .await
-        .map_err(|e| {
-            tracing::warn!(machine = %name, "reading the Node: {}", kube_failure("node", e));
-        })
-        .ok()
-        .flatten();
-    let ready = node.as_ref().map(is_ready);
-    let update = lifecycle::health(&name, machine.status.as_ref(), ready).or_else(|| {
-        (node.is_none()
-            && age(machine) >= ctx.creation_timeout
-            && phase(machine) == Some(lifecycle::PENDING))
-        .then(|| lifecycle::join_timed_out(&name, ctx.creation_timeout))
-    });
-    if let Some(update) = update {
+    // A providerID without the status of its creation: the last run stopped between the two
+    // writes. Ask the driver for the addresses and write what that run would have.
+    if phase(machine).is_none() || create_error(machine) {
+        let status = ctx.driver.status(&class, &name, &provider_id).await;
+        match ctx.calls.count("GetMachineStatus", CALLER, status) {
+            Ok(found) => write_status(ctx, machine, &lifecycle::created(&found)).await?,
+            Err(e) => return fail(ctx, machine, false, e).await,
+        }
+    }
+
+    let Some(nodes) = &ctx.nodes else {
+        return Ok(Action::requeue(RESYNC));
+    };
+    let node = match nodes.get_opt(&node_name(machine)).await {
+        Ok(node) => node,
+        Err(e) => {
+            tracing::warn!(machine = %name, "reading the Node: {e}");
+            return Ok(Action::requeue(ctx.retry.short));
+        }
+    };
+    let seen = match &node {
+        None => NodeSeen::Missing,
+        Some(node) if is_ready(node) => NodeSeen::Ready,
+        Some(_) => NodeSeen::NotReady,
+    };
+    let timing = Timing {
+        age: age(machine),
+        in_phase: in_phase(machine),
+        creation_timeout: ctx.creation_timeout,
+        health_timeout: ctx.health_timeout,
+    };
+    if let Some(update) = lifecycle::health(&name, machine.status.as_ref(), seen, timing) {
         write_status(ctx, machine, &update).await?;
     }
     Ok(Action::requeue(RESYNC))
+}
+
+/// A class that cannot be read: the failed operation in the status, retried by code.
+async fn fail(
+    ctx: &Ctx,
+    machine: &Machine,
+    deleting: bool,
+    e: DriverError,
+) -> Result<Action, ReconcileError> {
+    let update = if deleting {
+        lifecycle::delete_failed(&e)
+    } else {
+        lifecycle::create_failed(&e, age(machine), ctx.creation_timeout)
+    };
+    write_status(ctx, machine, &update).await?;
+    Ok(Action::requeue(ctx.retry.after(e.code)))
+}
+
+/// The status says the last Create failed with a driver error (not the join timeout).
+fn create_error(machine: &Machine) -> bool {
+    let op = machine
+        .status
+        .as_ref()
+        .and_then(|s| s.last_operation.as_ref());
+    op.is_some_and(|o| {
+        o.type_.as_deref() == Some(lifecycle::OP_CREATE)
+            && o.state.as_deref() == Some(lifecycle::STATE_FAILED)
+            && o.error_code.as_deref().is_some_and(|c| !c.is_empty())
+    })
 }
 
 fn phase(machine: &Machine) -> Option<&str> {
@@ -252,15 +340,26 @@ fn is_ready(node: &Node) -> bool {
 }
 
 fn age(machine: &Machine) -> Duration {
-    machine
-        .meta()
-        .creation_timestamp
-        .as_ref()
-        .and_then(|t| {
-            let created = chrono::DateTime::from_timestamp(t.0.as_second(), 0)?;
-            (Utc::now() - created).to_std().ok()
-        })
-        .unwrap_or_default()
+    since(machine.meta().creation_timestamp.as_ref())
+}
+
+fn in_phase(machine: &Machine) -> Duration {
+    since(
+        machine
+            .status
+            .as_ref()
+            .and_then(|s| s.current_status.as_ref())
+            .and_then(|c| c.last_update_time.as_ref()),
+    )
+}
+
+/// How long ago `time` was (zero for none or the future).
+fn since(time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Duration {
+    time.and_then(|t| {
+        let then = chrono::DateTime::from_timestamp(t.0.as_second(), 0)?;
+        (Utc::now() - then).to_std().ok()
+    })
+    .unwrap_or_default()
 }
 
 async fn write_status(

@@ -164,6 +164,9 @@ fn vpn_seed_server(object: &mut Value, cluster: &Cluster) -> Result<(), String> 
 }
 
 const PROVIDER_SIDECAR: &str = "machine-controller-manager-provider-metal";
+/// The image is metal-mesh's, which holds every binary and has no entrypoint: the sidecar runs
+/// machine-lifecycle, which understands the standard provider sidecar's flags.
+const PROVIDER_COMMAND: &str = "/usr/local/bin/machine-lifecycle";
 const PROVIDER_METRICS_PORT: u16 = 10259;
 const GENERIC_KUBECONFIG_DIR: &str = "/var/run/secrets/gardener.cloud/shoot/generic-kubeconfig";
 /// Seven days: a bare-metal machine may take long to come back, and replacing it is expensive.
@@ -222,6 +225,7 @@ fn provider_sidecar(image: &str, namespace: &str, self_hosted: bool) -> Value {
         "name": PROVIDER_SIDECAR,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
+        "command": [PROVIDER_COMMAND],
         "args": args,
         "livenessProbe": {
             "httpGet": {"path": "/healthz", "port": PROVIDER_METRICS_PORT, "scheme": "HTTP"},

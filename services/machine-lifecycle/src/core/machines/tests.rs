@@ -161,14 +161,28 @@ fn released_foreign_and_untagged_machines_are_not_found() {
 }
 
 #[test]
-fn more_than_one_match_is_an_error_naming_them() {
-    let a = machine("m-1", Some("c1"), Some(("w-1", "machine")));
-    let b = machine("m-2", Some("c1"), Some(("w-1", "machine")));
-    assert_eq!(single(&[], "x").unwrap(), None);
-    assert_eq!(single(std::slice::from_ref(&a), "x").unwrap(), Some(&a));
-    let e = single(&[a, b], "machine w-1").unwrap_err();
-    assert_eq!(e.code, Code::Internal);
-    assert!(e.message.contains("m-1, m-2"), "{e}");
+fn a_machine_belongs_to_the_machine_it_is_allocated_under() {
+    let m = machine("m-1", Some("c1"), Some(("w-1", "machine")));
+    assert!(allocated_as(&m, "w-1"));
+    assert!(!allocated_as(&m, "w-2"), "re-allocated to another Machine");
+    assert!(
+        !allocated_as(&machine("m-1", Some("c1"), None), "w-1"),
+        "free"
+    );
+}
+
+#[test]
+fn of_duplicates_under_one_name_the_earliest_is_kept() {
+    let mut late = machine("m-1", Some("c1"), Some(("w-1", "machine")));
+    late.allocation.as_mut().unwrap().created = "2026-01-02T00:00:00Z".parse().unwrap();
+    let early = machine("m-2", Some("c1"), Some(("w-1", "machine")));
+    let tie = machine("m-3", Some("c1"), Some(("w-1", "machine")));
+    assert!(keep_earliest(&[]).is_none());
+    let found = [late, tie, early];
+    let (keep, rest) = keep_earliest(&found).unwrap();
+    assert_eq!(keep.id, "m-2", "earliest allocation, then the smaller id");
+    let rest: Vec<&str> = rest.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(rest, ["m-3", "m-1"]);
 }
 
 #[test]

@@ -308,6 +308,7 @@ fn sidecar(target_kubeconfig: &str, namespace: &str, mount: bool) -> Value {
         "name": "machine-controller-manager-provider-metal",
         "image": IMAGE,
         "imagePullPolicy": "IfNotPresent",
+        "command": ["/usr/local/bin/machine-lifecycle"],
         "args": [
             "--control-kubeconfig=inClusterConfig",
             "--kube-api-qps=100",
