@@ -158,15 +158,7 @@ impl Driver {
         // The providerID's machine only while it is still allocated under this name: once
         // freed, it may already be another Machine's (a stale second delete must not free it).
         let mut found: Vec<_> = match tags::machine_id(provider_id) {
-            // Only while it is still allocated under this Machine's name: a retried delete must
-            // not free the machine that its first try freed and another Machine got since.
-            Some(id) => {
-                lookup(metal_api_sdk::model::MachineFindRequest {
-                    allocation_name: Some(name.to_owned()),
-                    ..machines::find_by_id(class, id)
-                })
-                .await?
-            }
+            Some(id) => lookup(machines::find_by_id(class, id)).await?,
             None => Vec::new(),
         };
         found.retain(|m| machines::allocated_as(m, name));
