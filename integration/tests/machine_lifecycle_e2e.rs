@@ -255,7 +255,11 @@ async fn exhaustion_waits_and_a_freed_machine_wakes_the_waiter_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metal_api_killed_mid_burst_leaves_no_duplicate_and_no_leak() {
-    let mut mesh = Mesh::start(Options::default()).await;
+    // Two workers: with 16, metal-api commits the whole burst in one or two batches, too fast
+    // to kill it in between.
+    let mut options = Options::default();
+    options.args.extend(["--workers", "2"]);
+    let mut mesh = Mesh::start(options).await;
     let names = names("w-crash", 16);
     let killer = kill_at_first_allocation(
         mesh.metal.clone(),
