@@ -296,6 +296,7 @@ impl MachineLifecycle {
     /// `machine-lifecycle --listen <free> --auth none --grpc-socket <dir>/driver.sock
     /// [--kubeconfig K --namespace NS | --no-kubernetes] [extra…]`, logging into
     /// `dir/machine-lifecycle.log` (appended across restarts); returns once `/readyz` is 200.
+    /// `ML_LOG` overrides its `--log-level`.
     pub async fn start(dir: &Path, kubeconfig: Option<&Path>, extra: &[&str]) -> Self {
         let socket = dir.join("driver.sock");
         let mut args: Vec<String> = vec![
