@@ -190,15 +190,8 @@ fn leadership(
     shutdown: &ShutdownSignal,
 ) -> watch::Receiver<bool> {
     let Some(election) = election else {
-        // The sender lives until shutdown: a dropped one would end `wait_for(|l| !*l)` at
-        // once, which reads as a lost lease and restarts the controller in a loop.
-        let (leading, led) = watch::channel(true);
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown.wait().await;
-            drop(leading);
-        });
-        return led;
+        return mesh_controller::lease::always_leading(async move { shutdown.wait().await });
     };
     let namespace = election
         .namespace

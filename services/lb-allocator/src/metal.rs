@@ -12,7 +12,6 @@ use metal_api_sdk::model::{
 };
 use rand::RngExt;
 
-use crate::actors::locks::KeyedLocks;
 use crate::core::config::Config;
 use crate::core::ensure::{self, family_optional};
 use crate::core::error::LbError;
@@ -20,6 +19,7 @@ use crate::core::index::Update;
 use crate::core::outcome::{Change, Ensured, LbIp};
 use crate::core::service::{LbRequest, ServiceKey};
 use crate::core::tags::{self, Release};
+use mesh_runtime::locks::KeyedLocks;
 
 #[derive(Clone)]
 pub struct MetalOps {

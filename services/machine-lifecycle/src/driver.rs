@@ -9,11 +9,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
+use mesh_runtime::locks::KeyedLocks;
 use metal_api_sdk::client::{Client, ClientConfig, Error as MetalError};
-use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use tokio::sync::watch;
 
 use crate::core::class::{Class, Endpoint};
 use crate::core::code::DriverError;
@@ -283,32 +284,6 @@ fn check_name(name: &str) -> Result<(), DriverError> {
     }
 }
 
-/// Per-key async locks: calls for one Machine run one at a time, different Machines side by side.
-#[derive(Clone, Default)]
-struct KeyedLocks {
-    locks: Arc<parking_lot::Mutex<HashMap<String, Weak<Mutex<()>>>>>,
-}
-
-impl KeyedLocks {
-    async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self.locks.lock();
-            if locks.len() > 1024 {
-                locks.retain(|_, l| l.strong_count() > 0);
-            }
-            match locks.get(key).and_then(Weak::upgrade) {
-                Some(lock) => lock,
-                None => {
-                    let lock = Arc::new(Mutex::new(()));
-                    locks.insert(key.to_owned(), Arc::downgrade(&lock));
-                    lock
-                }
-            }
-        };
-        lock.lock_owned().await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,21 +307,5 @@ mod tests {
             let e = check_name(bad).unwrap_err();
             assert_eq!(e.code, crate::core::code::Code::InvalidArgument, "{bad}");
         }
-    }
-
-    #[tokio::test]
-    async fn calls_for_one_name_run_one_at_a_time() {
-        let locks = KeyedLocks::default();
-        let first = locks.lock("c/a").await;
-        let other = tokio::time::timeout(Duration::from_millis(50), locks.lock("c/b")).await;
-        assert!(other.is_ok(), "another name is not held up");
-        let same = tokio::time::timeout(Duration::from_millis(50), locks.lock("c/a")).await;
-        assert!(same.is_err(), "the same name waits");
-        drop(first);
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), locks.lock("c/a"))
-                .await
-                .is_ok()
-        );
     }
 }

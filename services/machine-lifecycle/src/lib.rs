@@ -207,15 +207,8 @@ fn leadership(
     shutdown: &ShutdownSignal,
 ) -> watch::Receiver<bool> {
     if !args.leader_elect {
-        // The sender lives until shutdown: a dropped one would end `wait_for(|l| !*l)` at
-        // once, which reads as a lost lease and stops the controller as soon as it starts.
-        let (leading, led) = watch::channel(true);
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown.wait().await;
-            drop(leading);
-        });
-        return led;
+        return mesh_controller::lease::always_leading(async move { shutdown.wait().await });
     }
     let namespace = args
         .leader_elect_namespace

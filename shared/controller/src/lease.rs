@@ -245,6 +245,19 @@ impl LeaderElector {
     }
 }
 
+/// For a replica without leader election: it leads until `stop`. The sender lives until then,
+/// so `wait_for(|l| !*l)` does not end at once (a dropped sender would read as a lost lease).
+pub fn always_leading(
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> watch::Receiver<bool> {
+    let (leading, led) = watch::channel(true);
+    tokio::spawn(async move {
+        stop.await;
+        drop(leading);
+    });
+    led
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ pub mod auth;
 mod cli;
 pub mod docs;
 mod health;
+pub mod locks;
 mod metrics;
 pub mod problem;
 mod server;

@@ -17,13 +17,13 @@ use metal_api_sdk::model::IpResponse;
 use tokio::sync::watch;
 
 use super::lbconfig::{LbConfigWriter, Poke, Sync};
-use super::locks::KeyedLocks;
 use crate::core::error::LbError;
 use crate::core::index::{IpIndex, Update};
 use crate::core::outcome::{Change, Ensured, LoadBalancer, by_service};
 use crate::core::service::{LbRequest, ServiceKey};
 use crate::core::tags;
 use crate::metal::MetalOps;
+use mesh_runtime::locks::KeyedLocks;
 
 pub const NAME: &str = "allocator";
 

@@ -2,5 +2,4 @@
 
 pub mod allocator;
 pub mod lbconfig;
-pub mod locks;
 pub mod machines;

@@ -152,7 +152,7 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
     let provider_id = machine.spec.provider_id.clone().unwrap_or_default();
 
     if deleting {
-        write_status(ctx, machine, &lifecycle::terminating()).await?;
+        let version = write_status(ctx, machine, &lifecycle::terminating()).await?;
         let deleted = ctx.driver.delete(&class, &name, &provider_id).await;
         match ctx.calls.count("DeleteMachine", CALLER, deleted) {
             Ok(freed) => {
@@ -188,7 +188,7 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
             .filter(|f| *f != FINALIZER)
             .cloned()
             .collect();
-        set_finalizers(ctx, machine, rest).await?;
+        set_finalizers(ctx, machine, version, rest).await?;
         ctx.waiters.addr().do_send(Done(name));
         return Ok(Action::await_change());
     }
@@ -196,7 +196,7 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
     if !held {
         let mut finalizers = machine.finalizers().to_vec();
         finalizers.push(FINALIZER.to_owned());
-        set_finalizers(ctx, machine, finalizers).await?;
+        set_finalizers(ctx, machine, None, finalizers).await?;
     }
 
     if provider_id.is_empty() {
@@ -252,7 +252,9 @@ async fn sync(machine: &Machine, ctx: &Ctx) -> Result<Action, ReconcileError> {
     if phase(machine).is_none() || create_error(machine) {
         let status = ctx.driver.status(&class, &name, &provider_id).await;
         match ctx.calls.count("GetMachineStatus", CALLER, status) {
-            Ok(found) => write_status(ctx, machine, &lifecycle::created(&found)).await?,
+            Ok(found) => {
+                write_status(ctx, machine, &lifecycle::created(&found)).await?;
+            }
             Err(e) => return fail(ctx, machine, false, e).await,
         }
     }
@@ -362,33 +364,37 @@ fn since(time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) ->
     .unwrap_or_default()
 }
 
+/// Patches the status when it says something else; returns the Machine's new resourceVersion
+/// (None when nothing was written), for a write that must follow this one.
 async fn write_status(
     ctx: &Ctx,
     machine: &Machine,
     update: &StatusUpdate,
-) -> Result<(), kube::Error> {
+) -> Result<Option<String>, kube::Error> {
     if !update.differs(machine.status.as_ref()) {
-        return Ok(());
+        return Ok(None);
     }
-    ctx.machines
+    let written = ctx
+        .machines
         .patch_status(
             &machine.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&update.patch(Utc::now())),
         )
-        .await
-        .map(drop)
+        .await?;
+    Ok(written.resource_version())
 }
 
-/// Writes the finalizer list with the resourceVersion read: a concurrent change is a 409 and
-/// the next reconcile starts over.
+/// Writes the finalizer list with the resourceVersion `version` (the one read, or the one our
+/// own status write left): a concurrent change is a 409 and the next reconcile starts over.
 async fn set_finalizers(
     ctx: &Ctx,
     machine: &Machine,
+    version: Option<String>,
     finalizers: Vec<String>,
 ) -> Result<(), kube::Error> {
     let patch = json!({"metadata": {
-        "resourceVersion": machine.resource_version(),
+        "resourceVersion": version.or_else(|| machine.resource_version()),
         "finalizers": finalizers,
     }});
     match ctx

@@ -1,5 +1,5 @@
-//! Per-key async locks: changes to one Service, or to one IP's tags, run one at a time while
-//! changes to different keys run side by side.
+//! Per-key async locks: work on one key (a Service, an IP's tags, a Machine name) runs one at a
+//! time while work on different keys runs side by side.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
