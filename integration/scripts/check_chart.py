@@ -31,7 +31,11 @@ selectors, failurePolicy, sideEffects, timeout; every clientConfig.service again
 Service; the shoot webhook by URL), the caBundle parsed and checked to be the CA that signed the
 rendered serving certificate (also across upgrades, with `lookup`), the cert-manager annotation,
 existingSecret with gardenerWebhooks.caBundle, the exact RBAC, the DEFAULTER_* env mapping and the
-`fail` messages.
+`fail` messages. Its controllers too: seed.osController and seed.extensions (the extension
+controllers of provider metal) off by default, on with their defaults and with every setting: the
+exact flags (every value mapped), the downward env, their ClusterRoles rule by rule, the Lease
+Role naming the Lease of each controller that runs, the metal-api CA ConfigMap and its mount, and
+the `fail` messages of every bad value.
 
 machine-lifecycle (the machine-controller-manager-provider-metal replacement,
 `machineLifecycle.enabled`) is rendered off, with its defaults, with more than one replica
@@ -2271,6 +2275,9 @@ GW_SHOOT_CONFIG = f"{GW_NAME}-shoot"
 GW_OS_ROLE = f"{GW_NAME}-os-controller"
 GW_LEASE_ROLE = f"{GW_NAME}-leader-election"
 GW_LEASE = "gardener-webhooks-os-controller"
+GW_EXT_ROLE = f"{GW_NAME}-extensions"
+GW_EXT_LEASE = "provider-metal-leader-election"
+GW_EXT_CA = f"{GW_NAME}-metal-api-ca"
 WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 METAL_SHOOT_SELECTOR = {"matchLabels": {"provider.extensions.gardener.cloud/metal": "true"}}
 METAL_SECRET_SELECTOR = {"matchLabels": {"provider.shoot.gardener.cloud/metal": "true"}}
@@ -2336,10 +2343,40 @@ GW_OS_RULES = [
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
 ]
 GW_OS_PERMS = rule_perms(GW_OS_RULES)
-GW_LEASE_RULES = [
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [GW_LEASE], "verbs": ["get", "update"]},
+
+
+def gw_lease_rules(*leases: str) -> list[dict[str, Any]]:
+    """The Lease Role's rules: create, and get/update of exactly the given Leases."""
+    return [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": list(leases), "verbs": ["get", "update"]},
+    ]
+
+
+GW_LEASE_RULES = gw_lease_rules(GW_LEASE)
+# seed.extensions: the extension controllers' ClusterRole, rule by rule.
+_RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
+_RO = ["get", "list", "watch"]
+GW_EXT_RULES = [
+    {"apiGroups": ["extensions.gardener.cloud"], "resources": ["infrastructures", "controlplanes", "workers"],
+     "verbs": ["get", "list", "watch", "patch", "update"]},
+    {"apiGroups": ["extensions.gardener.cloud"], "resources": ["infrastructures/status", "controlplanes/status", "workers/status"],
+     "verbs": ["get", "patch", "update"]},
+    {"apiGroups": ["extensions.gardener.cloud"], "resources": ["clusters", "operatingsystemconfigs", "dnsrecords"], "verbs": _RO},
+    {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": _RW},
+    {"apiGroups": ["machine.sapcloud.io"], "resources": ["machineclasses", "machinedeployments"], "verbs": _RW},
+    {"apiGroups": ["machine.sapcloud.io"], "resources": ["machines", "machinesets"], "verbs": _RO},
+    {"apiGroups": ["firewall.metal-stack.io"], "resources": ["firewalldeployments"], "verbs": _RW},
+    {"apiGroups": ["firewall.metal-stack.io"], "resources": ["firewalls"], "verbs": _RO},
+    {"apiGroups": ["resources.gardener.cloud"], "resources": ["managedresources"], "verbs": _RW},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": _RO},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": _RO},
+    {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
+     "verbs": ["get", "delete"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
 ]
+GW_EXT_PERMS = rule_perms(GW_EXT_RULES)
 GW_DOWNWARD_ENV = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                    {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
 
@@ -2555,7 +2592,7 @@ def gw_roles(docs: list[dict[str, Any]]) -> dict[str, set[tuple[str, ...]]]:
     that each is bound to its ServiceAccount."""
     out = {}
     for d in docs:
-        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in (GW_GARDEN_ROLE, GW_SEED_ROLE, GW_OS_ROLE):
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in (GW_GARDEN_ROLE, GW_SEED_ROLE, GW_OS_ROLE, GW_EXT_ROLE):
             out[d["metadata"]["name"]] = rule_perms(d["rules"])
             crb = one(docs, "ClusterRoleBinding", d["metadata"]["name"])
             C.check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": d["metadata"]["name"]}
@@ -2678,20 +2715,22 @@ def check_gw_seed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -
             "[seed] storageCapacity empty: no --etcd-storage-capacity (the binary's 16Gi)")
 
 
-def gw_os_args(ignition: str = "2.3.0", workers: str = "5") -> list[str]:
-    """The OperatingSystemConfig controller's flags (seed.osController), after the seed flags."""
-    return ["--os-controller", "--ignition-version", ignition, "--os-controller-workers", workers, "--leader-elect"]
+def gw_os_args(ignition: str = "2.3.0", workers: str = "5", leader_elect: bool = True) -> list[str]:
+    """The OperatingSystemConfig controller's flags (seed.osController), after the seed flags;
+    --leader-elect comes last, after the extension controllers' flags if any."""
+    return ["--os-controller", "--ignition-version", ignition, "--os-controller-workers", workers] + (["--leader-elect"] if leader_elect else [])
 
 
-def check_gw_lease_role(docs: list[dict[str, Any]], label: str) -> None:
-    """The Lease Role of the OS controller's leader election: exactly its rules, in the release
-    namespace, bound to the ServiceAccount."""
+def check_gw_lease_role(docs: list[dict[str, Any]], label: str, leases: tuple[str, ...] = (GW_LEASE,)) -> None:
+    """The Lease Role of the controllers' leader election: exactly its rules (get/update of the
+    Leases of the controllers that run), in the release namespace, bound to the ServiceAccount."""
     role = one(docs, "Role", GW_LEASE_ROLE)
     rb = one(docs, "RoleBinding", GW_LEASE_ROLE)
-    if role["rules"] != GW_LEASE_RULES:
+    want = gw_lease_rules(*leases)
+    if role["rules"] != want:
         print(f"        got: {json.dumps(role['rules'])}")
-    C.check(role["rules"] == GW_LEASE_RULES and role["metadata"]["namespace"] == NAMESPACE,
-            f"[{label}] Role {NAMESPACE}/{GW_LEASE_ROLE} exactly: coordination.k8s.io leases create; get/update of {GW_LEASE} only")
+    C.check(role["rules"] == want and role["metadata"]["namespace"] == NAMESPACE,
+            f"[{label}] Role {NAMESPACE}/{GW_LEASE_ROLE} exactly: coordination.k8s.io leases create; get/update of {', '.join(leases)} only")
     C.check(rb["metadata"]["namespace"] == NAMESPACE
             and rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": GW_LEASE_ROLE}
             and rb["subjects"] == [{"kind": "ServiceAccount", "name": GW_NAME, "namespace": NAMESPACE}],
@@ -2790,6 +2829,227 @@ def check_gw_os_controller(chart: "helm.Chart", chart_dir: pathlib.Path, kv: lis
         if err is not None and message not in err:
             print(f"        got: {err}")
         C.check(err is not None and message in err, f"gardener-webhooks {what}: rendering fails with {message!r}")
+
+
+def gw_ext_args(image: str, workers: str = "5", images: list[str] | None = None, prefixes: list[str] | None = None,
+                timeout: str | None = "30s", ca: bool = False, leader_elect: bool = True) -> list[str]:
+    """The extension controllers' flags (seed.extensions), after the seed (and OS controller)
+    flags, then --leader-elect."""
+    args = ["--extensions", "--extension-workers", workers]
+    for i in images or []:
+        args += ["--machine-image", i]
+    for p in prefixes or []:
+        args += ["--firewall-internal-prefix", p]
+    if timeout is not None:
+        args += ["--metal-api-timeout", timeout]
+    if ca:
+        args += ["--metal-api-ca-file", "/etc/metal-mesh/metal-api-ca/ca.crt"]
+    return args + ["--control-plane-image", image] + (["--leader-elect"] if leader_elect else [])
+
+
+def gw_ext_values(ext: dict[str, Any] | None = None, seed: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    """gardener-webhooks in a seed with seed.extensions on (plus ext settings)."""
+    return gw_values(seed=deep_merge({"extensions": dict({"enabled": True}, **(ext or {}))}, seed or {}), **kw)
+
+
+def gw_ca_mount(docs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The metal-api CA volume and its mount in gardener-webhooks' pod (None when absent)."""
+    pod = one(docs, "Deployment", GW_NAME)["spec"]["template"]["spec"]
+    vol = next((v for v in pod["volumes"] if v["name"] == "metal-api-ca"), None)
+    mount = next((m for m in gw_container(docs)["volumeMounts"] if m["name"] == "metal-api-ca"), None)
+    return vol, mount
+
+
+def check_gw_extensions(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    image = f"metal-mesh:{chart.metadata['appVersion']}"
+    seed_objects = [f"Deployment/{GW_NAME}", f"Service/{GW_NAME}", f"ServiceAccount/{GW_NAME}", f"NetworkPolicy/{GW_NAME}",
+                    f"PodDisruptionBudget/{GW_NAME}", f"ClusterRole/{GW_SEED_ROLE}", f"ClusterRoleBinding/{GW_SEED_ROLE}",
+                    f"ClusterRoleBinding/{GW_NAME}-auth-delegator", f"MutatingWebhookConfiguration/{GW_NAME}"]
+
+    # Off (the default, explicitly with other settings, and with garden only): nothing of the
+    # controllers, their settings unchecked.
+    off_settings = {"enabled": False, "workers": 0, "machineImages": [{"name": ""}], "firewallInternalPrefixes": ["nope"],
+                    "metalApiTimeout": "soon", "metalApiCA": "not PEM", "controlPlaneImage": "x y"}
+    for what, values in [("default", gw_values(seed=True)), ("enabled: false, bad other settings", gw_values(seed={"extensions": off_settings})),
+                         ("garden only, extensions values set", gw_values(garden=True, seed={"enabled": False, "extensions": off_settings}))]:
+        rendered = render(chart, values)
+        docs = docs_of(rendered)
+        args = gw_container(docs)["args"]
+        C.check(not any(a in args for a in ("--extensions", "--extension-workers", "--machine-image", "--firewall-internal-prefix",
+                                           "--metal-api-timeout", "--metal-api-ca-file", "--control-plane-image", "--leader-elect"))
+                and "env" not in gw_container(docs) and GW_EXT_ROLE not in gw_roles(docs)
+                and not any(d["kind"] in ("Role", "RoleBinding", "ConfigMap") for d in gw_docs(docs))
+                and gw_ca_mount(docs) == (None, None) and "annotations" not in one(docs, "Deployment", GW_NAME)["spec"]["template"]["metadata"],
+                f"[extensions off ({what})] no extension flags, no --leader-elect, no env, no extensions ClusterRole, no Lease Role, "
+                "no metal-api CA ConfigMap or mount")
+    docs = docs_of(render(chart, gw_values(seed=True)))
+    C.check(gw_container(docs)["args"] == gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(image)),
+            "[extensions off (default)] args exactly the seed's")
+
+    # On, with the defaults.
+    values = gw_ext_values()
+    lint(chart_dir, values, "gardener-webhooks seed.extensions", kv)
+    rendered = render(chart, values)
+    docs = docs_of(rendered)
+    validate(docs, "gardener-webhooks seed.extensions", kv)
+    C.check(sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["kind"] not in ("Secret",) and not is_access_role(d)) == sorted(
+        seed_objects + [f"ClusterRole/{GW_EXT_ROLE}", f"ClusterRoleBinding/{GW_EXT_ROLE}", f"Role/{GW_LEASE_ROLE}", f"RoleBinding/{GW_LEASE_ROLE}"]),
+        "[extensions] exactly the seed objects plus the extensions ClusterRole and binding and the Lease Role and RoleBinding (no CA ConfigMap)")
+    c = gw_container(docs)
+    want = gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(image) + gw_ext_args(image))
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[extensions] args exactly: {' '.join(want)}")
+    if c.get("env") != GW_DOWNWARD_ENV:
+        print(f"        got: {c.get('env')}")
+    C.check(c.get("env") == GW_DOWNWARD_ENV,
+            "[extensions] env exactly POD_NAME (metadata.name) and POD_NAMESPACE (metadata.namespace) from the downward API")
+    C.check(one(docs, "Deployment", GW_NAME)["spec"]["replicas"] == 2 and gw_ca_mount(docs) == (None, None),
+            "[extensions] still 2 replicas (one leads the controllers); no metal-api CA volume without metalApiCA")
+    check_gw_common(docs, "extensions", image)
+    check_gw_configs(docs, "extensions", [], ["controlplane", "seedprovider"])
+    C.check(gw_roles(docs) == {GW_SEED_ROLE: GW_SEED_PERMS, GW_EXT_ROLE: GW_EXT_PERMS},
+            "[extensions] RBAC exactly: the seed ClusterRole and the extensions ClusterRole, each bound to the ServiceAccount")
+    rules = one(docs, "ClusterRole", GW_EXT_ROLE)["rules"]
+    if rules != GW_EXT_RULES:
+        print(f"        got: {json.dumps(rules)}")
+    C.check(rules == GW_EXT_RULES,
+            "[extensions] ClusterRole rules exactly: infrastructures/controlplanes/workers get/list/watch/patch/update, their status "
+            "get/patch/update; clusters, operatingsystemconfigs, dnsrecords get/list/watch; secrets, configmaps, machineclasses, machinedeployments, "
+            "firewalldeployments, managedresources get/list/watch/create/update/patch/delete; machines, machinesets, firewalls, "
+            "deployments, nodes get/list/watch; mutating/validatingwebhookconfigurations get/delete; events create/patch")
+    C.check(one(docs, "ClusterRole", GW_EXT_ROLE)["metadata"]["labels"].get("app.kubernetes.io/component") == "gardener-webhooks",
+            "[extensions] the extensions ClusterRole carries gardener-webhooks' labels")
+    check_gw_lease_role(docs, "extensions", (GW_EXT_LEASE,))
+
+    # Every setting, next to the OS controller, garden, podAnnotations and an extraEnv that sets
+    # POD_NAMESPACE itself.
+    pem = some_ca_pem(chart).decode()
+    ext = {"workers": 12,
+           "machineImages": [{"name": "ubuntu", "version": "24.4.20240503", "image": "ubuntu-24.04"},
+                             {"name": "firewall-ubuntu", "version": "3.0.20240101", "image": "firewall-ubuntu-3.0"},
+                             {"name": "debian", "version": "12.0.20240101", "image": "debian-12=x:y"}],
+           "firewallInternalPrefixes": ["10.0.0.0/8", "172.16.0.0/12", "fd00::/8"],
+           "metalApiTimeout": "1m30s", "metalApiCA": pem, "controlPlaneImage": "registry.example.com/metal-mesh@sha256:" + "ab" * 32}
+    values = gw_ext_values(ext, seed={"osController": {"enabled": True, "ignitionVersion": "3.4.0", "workers": 7}}, garden=True,
+                           podAnnotations={"example.com/a": "b"},
+                           extraEnv=[{"name": "POD_NAMESPACE", "value": "fixed"}, {"name": "RUST_LOG", "value": "debug"}])
+    lint(chart_dir, values, "seed.extensions, every setting", kv[-1:])
+    docs = docs_of(render(chart, values))
+    validate(docs, "seed.extensions, every setting", kv)
+    c = gw_container(docs)
+    want = gw_args("validator,secrets-validator,mutator,controlplane,seedprovider,shoot",
+                   seed=gw_seed_args(image) + gw_os_args("3.4.0", "7", leader_elect=False)
+                   + gw_ext_args(ext["controlPlaneImage"], "12",
+                                 images=["ubuntu:24.4.20240503=ubuntu-24.04", "firewall-ubuntu:3.0.20240101=firewall-ubuntu-3.0",
+                                         "debian:12.0.20240101=debian-12=x:y"],
+                                 prefixes=["10.0.0.0/8", "172.16.0.0/12", "fd00::/8"], timeout="1m30s", ca=True))
+    if c["args"] != want:
+        print(f"        got: {c['args']}")
+    C.check(c["args"] == want, f"[extensions + osController, every setting] args exactly (one --leader-elect): {' '.join(want)}")
+    C.check(c["args"].count("--leader-elect") == 1, "[extensions + osController] --leader-elect once for both controllers")
+    want_env = [GW_DOWNWARD_ENV[0], {"name": "POD_NAMESPACE", "value": "fixed"}, {"name": "RUST_LOG", "value": "debug"}]
+    got_env = [e for e in c.get("env", []) if not e["name"].startswith("DEFAULTER_")]
+    if got_env != want_env:
+        print(f"        got: {c.get('env')}")
+    C.check(got_env == want_env,
+            "[extensions, extraEnv sets POD_NAMESPACE] env: POD_NAME (downward API), then extraEnv; no second POD_NAMESPACE")
+    C.check(gw_roles(docs) == {GW_GARDEN_ROLE: GW_GARDEN_PERMS, GW_SEED_ROLE: GW_SEED_PERMS, GW_OS_ROLE: GW_OS_PERMS, GW_EXT_ROLE: GW_EXT_PERMS},
+            "[extensions + osController + garden] RBAC exactly: the garden, seed, os-controller and extensions ClusterRoles")
+    check_gw_lease_role(docs, "extensions + osController", (GW_LEASE, GW_EXT_LEASE))
+    cm = one(docs, "ConfigMap", GW_EXT_CA)
+    C.check(cm["metadata"]["namespace"] == NAMESPACE and cm["data"] == {"ca.crt": pem}
+            and cm["metadata"]["labels"].get("app.kubernetes.io/component") == "gardener-webhooks",
+            f"[extensions, metalApiCA] ConfigMap {NAMESPACE}/{GW_EXT_CA}: exactly ca.crt = the given PEM")
+    vol, mount = gw_ca_mount(docs)
+    C.check(vol == {"name": "metal-api-ca", "configMap": {"name": GW_EXT_CA, "defaultMode": 0o444, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+            and mount == {"name": "metal-api-ca", "mountPath": "/etc/metal-mesh/metal-api-ca", "readOnly": True},
+            "[extensions, metalApiCA] the ConfigMap's ca.crt mounted read-only at /etc/metal-mesh/metal-api-ca (= --metal-api-ca-file's directory)")
+    import hashlib
+    ann = one(docs, "Deployment", GW_NAME)["spec"]["template"]["metadata"].get("annotations", {})
+    C.check(ann == {"checksum/metal-api-ca": hashlib.sha256(pem.strip().encode()).hexdigest(), "example.com/a": "b"},
+            "[extensions, metalApiCA] pod annotations: checksum/metal-api-ca (a new CA rolls the pods) and podAnnotations")
+
+    # controlPlaneImage empty: the chart's image of the release (as the services get it), by digest too.
+    for img, ref in [({"repository": "registry.example.com/metal-mesh", "tag": "1.2.3"}, "registry.example.com/metal-mesh:1.2.3"),
+                     ({"repository": "registry.example.com/metal-mesh", "digest": "sha256:" + "cd" * 32},
+                      "registry.example.com/metal-mesh@sha256:" + "cd" * 32)]:
+        values = gw_ext_values({"metalApiTimeout": "", "controlPlaneImage": "  "})
+        values["image"] = img
+        docs = docs_of(render(chart, values))
+        c = gw_container(docs)
+        want = gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(ref) + gw_ext_args(ref, timeout=None))
+        if c["args"] != want:
+            print(f"        got: {c['args']}")
+        C.check(c["args"] == want and c["image"] == ref,
+                f"[extensions, controlPlaneImage empty, image {ref}] --control-plane-image is the pod's own image; "
+                "metalApiTimeout empty: no --metal-api-timeout (the binary's 30s)")
+
+    # Bad values fail the render with a message naming the value.
+    def ext_err(**e: Any) -> dict[str, Any]:
+        return gw_ext_values(e)
+    mi = "gardenerWebhooks.seed.extensions.machineImages"
+    fp = "gardenerWebhooks.seed.extensions.firewallInternalPrefixes"
+    cases = [
+        ("extensions without seed (garden only)", gw_values(garden=True, seed={"enabled": False, "extensions": {"enabled": True}}),
+         "gardenerWebhooks.seed.extensions.enabled needs gardenerWebhooks.seed.enabled: the extension controllers of provider metal"),
+        ("extensions without garden or seed", {"gardenerWebhooks": {"seed": {"extensions": {"enabled": True}}}},
+         "gardenerWebhooks.seed.extensions.enabled needs gardenerWebhooks.seed.enabled"),
+        ("workers 0", ext_err(workers=0), "gardenerWebhooks.seed.extensions.workers must be a whole number >= 1 (at most 65535), not 0"),
+        ("workers 2.5", ext_err(workers=2.5), "gardenerWebhooks.seed.extensions.workers must be a whole number >= 1 (at most 65535), not 2.5"),
+        ("workers many", ext_err(workers="many"), "gardenerWebhooks.seed.extensions.workers must be a whole number >= 1 (at most 65535), not many"),
+        ("workers 70000", ext_err(workers=70000), "gardenerWebhooks.seed.extensions.workers must be a whole number >= 1 (at most 65535), not 70000"),
+        ("machine image without name", ext_err(machineImages=[{"name": "", "version": "1", "image": "x"}]),
+         f"{mi}[0].name must not be empty: every machine image needs a name, a version and the metal-api image (--machine-image NAME:VERSION=IMAGE)"),
+        ("machine image with a blank version", ext_err(machineImages=[{"name": "ubuntu", "version": "24.04", "image": "x"},
+                                                                     {"name": "ubuntu", "version": " ", "image": "x"}]),
+         f"{mi}[1].version must not be empty"),
+        ("machine image without image", ext_err(machineImages=[{"name": "ubuntu", "version": "24.04", "image": ""}]),
+         f"{mi}[0].image must not be empty"),
+        ("machine image missing the image field", ext_err(machineImages=[{"name": "ubuntu", "version": "24.04"}]),
+         f"{mi}[0].image must not be empty"),
+        ("machine image field a map", ext_err(machineImages=[{"name": "ubuntu", "version": "24.04", "image": {"a": 1}}]),
+         f"{mi}[0].image must not be empty"),
+        ("machine image unknown field", ext_err(machineImages=[{"name": "ubuntu", "version": "24.04", "image": "x", "arch": "amd64"}]),
+         f"{mi}[0].arch is not a machine image field: the fields are name, version and image"),
+        ("machine image name with ':'", ext_err(machineImages=[{"name": "ubuntu:24", "version": "04", "image": "x"}]),
+         f"{mi}[0].name must not contain ':' or '=' (--machine-image NAME:VERSION=IMAGE), not \"ubuntu:24\""),
+        ("machine image version with '='", ext_err(machineImages=[{"name": "ubuntu", "version": "24=04", "image": "x"}]),
+         f"{mi}[0].version must not contain '=' (--machine-image NAME:VERSION=IMAGE), not \"24=04\""),
+        ("machine image twice", ext_err(machineImages=[{"name": "ubuntu", "version": "24.04", "image": "x"},
+                                                       {"name": "ubuntu", "version": "24.04", "image": "y"}]),
+         f"{mi}[1]: ubuntu:24.04 is given twice; each name and version maps to one image"),
+        ("machine image a string", ext_err(machineImages=["ubuntu:24.04=x"]), f"{mi}[0] must be a map {{name, version, image}}, not ubuntu:24.04=x"),
+        ("machineImages a map", ext_err(machineImages={"name": "ubuntu"}), f"{mi} must be a list of {{name, version, image}}"),
+        ("prefix without length", ext_err(firewallInternalPrefixes=["10.0.0.0"]),
+         f"{fp}[0] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"10.0.0.0\""),
+        ("prefix octet 300", ext_err(firewallInternalPrefixes=["10.0.0.0/8", "300.0.0.0/8"]),
+         f"{fp}[1] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"300.0.0.0/8\""),
+        ("prefix with a leading zero", ext_err(firewallInternalPrefixes=["10.01.0.0/16"]),
+         f"{fp}[0] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"10.01.0.0/16\""),
+        ("prefix /33", ext_err(firewallInternalPrefixes=["10.0.0.0/33"]), f"{fp}[0] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"10.0.0.0/33\""),
+        ("IPv6 prefix /129", ext_err(firewallInternalPrefixes=["fd00::/129"]), f"{fp}[0] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"fd00::/129\""),
+        ("prefix a word", ext_err(firewallInternalPrefixes=["internal"]), f"{fp}[0] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"internal\""),
+        ("prefix empty", ext_err(firewallInternalPrefixes=[""]), f"{fp}[0] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not \"\""),
+        ("prefixes a string", ext_err(firewallInternalPrefixes="10.0.0.0/8"), f"{fp} must be a list of CIDRs, e.g. [10.0.0.0/8]"),
+        ("metalApiTimeout without unit", ext_err(metalApiTimeout="30"),
+         'gardenerWebhooks.seed.extensions.metalApiTimeout must be a duration above zero (e.g. 30s or 1m30s), not "30"'),
+        ("metalApiTimeout 0s", ext_err(metalApiTimeout="0s"),
+         'gardenerWebhooks.seed.extensions.metalApiTimeout must be a duration above zero (e.g. 30s or 1m30s), not "0s"'),
+        ("metalApiTimeout soon", ext_err(metalApiTimeout="soon"),
+         'gardenerWebhooks.seed.extensions.metalApiTimeout must be a duration above zero (e.g. 30s or 1m30s), not "soon"'),
+        ("metalApiCA not PEM", ext_err(metalApiCA="not a certificate"),
+         "gardenerWebhooks.seed.extensions.metalApiCA must be PEM: one or more -----BEGIN CERTIFICATE----- blocks"),
+        ("controlPlaneImage with a space", ext_err(controlPlaneImage="metal-mesh 1.0"),
+         'gardenerWebhooks.seed.extensions.controlPlaneImage must be an image reference without spaces, not "metal-mesh 1.0"'),
+        ("controlPlaneImage a map", ext_err(controlPlaneImage={"repository": "x"}),
+         "gardenerWebhooks.seed.extensions.controlPlaneImage must be an image reference (a string; empty: the chart's image)"),
+    ]
+    for what, values, message in cases:
+        err = render_error(chart, values)
+        if err is None or message not in err:
+            print(f"        got: {err}")
+        C.check(err is not None and message in err, f"gardener-webhooks seed.extensions {what}: rendering fails with {message!r}")
 
 
 def check_gw_both(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
@@ -2963,13 +3223,21 @@ def check_gw_docs() -> None:
                    "build-image.sh", "gardenerWebhooks.networkPolicy.extraFrom", "from-all-webhook-targets-allowed-ports",
                    "### The OperatingSystemConfig controller", "gardenerWebhooks.seed.osController.enabled",
                    "gardenerWebhooks.seed.osController.ignitionVersion", "--os-controller-workers", "--leader-elect",
-                   GW_LEASE, "operatingsystemconfigs/status", "POD_NAMESPACE"]:
+                   GW_LEASE, "operatingsystemconfigs/status", "POD_NAMESPACE",
+                   "### The extension controllers", "gardenerWebhooks.seed.extensions.enabled", "gardenerWebhooks.seed.extensions.machineImages",
+                   "gardenerWebhooks.seed.extensions.firewallInternalPrefixes", "gardenerWebhooks.seed.extensions.metalApiCA",
+                   "gardenerWebhooks.seed.extensions.controlPlaneImage", "--extensions", "--extension-workers", "--machine-image",
+                   "--firewall-internal-prefix", "--metal-api-timeout", "--metal-api-ca-file", "--control-plane-image", GW_EXT_LEASE,
+                   "<release>-metal-mesh-gardener-webhooks-metal-api-ca", "<release>-metal-mesh-gardener-webhooks-extensions", "ManagedResources", "managedresources",
+                   "firewalldeployments", "machinedeployments"]:
         C.check(needle in readme, f"README.md (gardener-webhooks) mentions {needle!r}")
     C.check("`gardenerWebhooks.enabled`" not in readme.split("## Values")[1] if "## Values" in readme else False,
             "README values table: the placeholder gardenerWebhooks.enabled is gone")
     values_text = (chart_dir / "values.yaml").read_text()
     for needle in ["gardenerWebhooks:", "shootWebhookURL:", "machineControllerManagerImage:", "storageCapacity: 16Gi", "caBundle:",
-                   "webhooksRequireAuth:", "defaults: {}", "osController:", 'ignitionVersion: "2.3.0"', "workers: 5"]:
+                   "webhooksRequireAuth:", "defaults: {}", "osController:", 'ignitionVersion: "2.3.0"', "workers: 5",
+                   "extensions:", "machineImages: []", "firewallInternalPrefixes: []", "metalApiTimeout: 30s", 'metalApiCA: ""',
+                   'controlPlaneImage: ""', GW_EXT_LEASE]:
         C.check(needle in values_text, f"values.yaml documents {needle!r}")
 
 
@@ -4150,6 +4418,8 @@ def main() -> int:
         C.section("gardener-webhooks: seed (controlplane, seedprovider, shoot webhook, seed flags)", lambda: check_gw_seed(chart, chart_dir, kv))
         C.section("gardener-webhooks: seed.osController (flags, downward env, RBAC, Lease Role, fail messages)",
                   lambda: check_gw_os_controller(chart, chart_dir, kv))
+        C.section("gardener-webhooks: seed.extensions (flags, downward env, RBAC, Lease Role, metal-api CA, fail messages)",
+                  lambda: check_gw_extensions(chart, chart_dir, kv))
         C.section("gardener-webhooks: garden and seed in one Deployment, PDB, NetworkPolicy peers", lambda: check_gw_both(chart, chart_dir, kv))
         C.section("gardener-webhooks: caBundle with cert-manager and existingSecret", lambda: check_gw_tls_modes(chart, chart_dir, kv))
         C.section("gardener-webhooks: garden.defaults -> DEFAULTER_* env", lambda: check_gw_defaults_env(chart, kv))

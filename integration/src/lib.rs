@@ -84,6 +84,7 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
 }
 
 pub mod auth;
+pub mod extensions;
 pub mod gardener;
 pub mod kube;
 pub mod lb_allocator;
@@ -91,3 +92,27 @@ pub mod machines;
 pub mod metal_api;
 pub mod netns;
 pub mod rule_compiler;
+
+/// Polls `probe` every `every` until it yields a value; fails naming `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    every: Duration,
+    mut probe: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(every).await;
+    }
+}

@@ -52,12 +52,15 @@ pub fn provider_id(id: &str) -> String {
     format!("metal:///{PARTITION}/{id}")
 }
 
-/// MCM's Machine and MachineClass CRDs from `../shared/contracts`, else schema-less stand-ins
-/// (Machine with the status subresource) written into `dir`.
+/// MCM's Machine, MachineClass, MachineDeployment and MachineSet CRDs from
+/// `../shared/contracts`, else schema-less stand-ins (all but MachineClass with the status
+/// subresource) written into `dir`.
 pub fn mcm_crds(dir: &Path) -> Vec<PathBuf> {
     let files = [
         "machine.sapcloud.io_machines.yaml",
         "machine.sapcloud.io_machineclasses.yaml",
+        "machine.sapcloud.io_machinedeployments.yaml",
+        "machine.sapcloud.io_machinesets.yaml",
     ];
     if let Some(contracts) = kube_resources::contracts::upstream_crds() {
         let paths: Vec<PathBuf> = files.iter().map(|f| contracts.join(f)).collect();
@@ -69,6 +72,8 @@ pub fn mcm_crds(dir: &Path) -> Vec<PathBuf> {
     [
         ("Machine", "machines", true),
         ("MachineClass", "machineclasses", false),
+        ("MachineDeployment", "machinedeployments", true),
+        ("MachineSet", "machinesets", true),
     ]
     .iter()
     .map(|(kind, plural, status)| {
@@ -679,22 +684,12 @@ impl Mesh {
 
     /// Polls `probe` until it yields a value; fails after `deadline` naming `what` (the
     /// machine-lifecycle log follows when the Mesh drops).
-    pub async fn eventually<T, F, Fut>(&self, what: &str, deadline: Duration, mut probe: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, what: &str, deadline: Duration, probe: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let until = Instant::now() + deadline;
-        loop {
-            if let Some(value) = probe().await {
-                return value;
-            }
-            assert!(
-                Instant::now() < until,
-                "timed out after {deadline:?} waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::eventually(what, deadline, Duration::from_millis(100), probe).await
     }
 
     /// The Machines once all of `names` are Running.

@@ -1068,6 +1068,18 @@ roles get a suffix each.
 {{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-leader-election") }}
 {{- end }}
 
+{{- define "metal-mesh.gardenerWebhooks.extensionsRoleName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-extensions") }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the ConfigMap of the extension controllers' metal-api CA
+(gardenerWebhooks.seed.extensions.metalApiCA).
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.metalApiCaName" -}}
+{{- include "metal-mesh.componentName" (dict "root" . "component" "gardener-webhooks-metal-api-ca") }}
+{{- end }}
+
 {{/*
 gardener-webhooks: "true" when the OperatingSystemConfig controller runs
 (gardenerWebhooks.seed.enabled and gardenerWebhooks.seed.osController.enabled); "" otherwise.
@@ -1085,6 +1097,50 @@ gardener-webhooks: the Lease of the OS controller's leader election: the binary'
 */}}
 {{- define "metal-mesh.gardenerWebhooks.leaseName" -}}
 gardener-webhooks-os-controller
+{{- end }}
+
+{{/*
+gardener-webhooks: "true" when the extension controllers of provider metal run
+(gardenerWebhooks.seed.enabled and gardenerWebhooks.seed.extensions.enabled); "" otherwise.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.extensions" -}}
+{{- $gw := .Values.gardenerWebhooks | default dict }}
+{{- if and (eq (toString (dig "seed" "enabled" false $gw)) "true") (eq (toString (dig "seed" "extensions" "enabled" false $gw)) "true") }}
+{{- print "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the Lease of the extension controllers' leader election: the binary's default
+name (--extensions-lease-name is not passed), in the release namespace (POD_NAMESPACE).
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.extensionsLeaseName" -}}
+provider-metal-leader-election
+{{- end }}
+
+{{/*
+gardener-webhooks: "true" when a leader-elected controller runs (seed.osController or
+seed.extensions): then --leader-elect, POD_NAME/POD_NAMESPACE and the Lease Role; "" otherwise.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.leaderElect" -}}
+{{- if or (include "metal-mesh.gardenerWebhooks.osController" .) (include "metal-mesh.gardenerWebhooks.extensions" .) }}
+{{- print "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the Leases of the controllers that run, as a JSON list (the Lease Role's
+resourceNames): the OS controller's, then the extension controllers'.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.leaseNames" -}}
+{{- $out := list }}
+{{- if include "metal-mesh.gardenerWebhooks.osController" . }}
+{{- $out = append $out (include "metal-mesh.gardenerWebhooks.leaseName" .) }}
+{{- end }}
+{{- if include "metal-mesh.gardenerWebhooks.extensions" . }}
+{{- $out = append $out (include "metal-mesh.gardenerWebhooks.extensionsLeaseName" .) }}
+{{- end }}
+{{- toJson $out }}
 {{- end }}
 
 {{/*
@@ -1335,6 +1391,84 @@ gardener-webhooks: checks the values; renders nothing, fails with a message nami
 {{- fail (printf "gardenerWebhooks.seed.osController.workers must be a whole number >= 1 (at most 65535), not %v" $os.workers) }}
 {{- end }}
 {{- end }}
+{{- if include "metal-mesh.gardenerWebhooks.extensions" . }}
+{{- $ext := $gw.seed.extensions }}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $ext.workers))) (lt (int $ext.workers) 1) (gt (int $ext.workers) 65535) }}
+{{- fail (printf "gardenerWebhooks.seed.extensions.workers must be a whole number >= 1 (at most 65535), not %v" $ext.workers) }}
+{{- end }}
+{{- $images := $ext.machineImages | default list }}
+{{- if not (kindIs "slice" $images) }}
+{{- fail "gardenerWebhooks.seed.extensions.machineImages must be a list of {name, version, image}, e.g. [{name: ubuntu, version: 24.4.20240503, image: ubuntu-24.04}]" }}
+{{- end }}
+{{- $seen := list }}
+{{- range $i, $mi := $images }}
+{{- $what := printf "gardenerWebhooks.seed.extensions.machineImages[%d]" $i }}
+{{- if not (kindIs "map" $mi) }}
+{{- fail (printf "%s must be a map {name, version, image}, not %v" $what $mi) }}
+{{- end }}
+{{- range $key := list "name" "version" "image" }}
+{{- $v := index $mi $key }}
+{{- if or (kindIs "map" $v) (kindIs "slice" $v) (not ($v | default "" | toString | trim)) }}
+{{- fail (printf "%s.%s must not be empty: every machine image needs a name, a version and the metal-api image (--machine-image NAME:VERSION=IMAGE)" $what $key) }}
+{{- end }}
+{{- end }}
+{{- range $key := keys $mi | sortAlpha }}
+{{- if not (has $key (list "name" "version" "image")) }}
+{{- fail (printf "%s.%s is not a machine image field: the fields are name, version and image" $what $key) }}
+{{- end }}
+{{- end }}
+{{- $name := toString $mi.name | trim }}
+{{- $version := toString $mi.version | trim }}
+{{- if or (contains ":" $name) (contains "=" $name) }}
+{{- fail (printf "%s.name must not contain ':' or '=' (--machine-image NAME:VERSION=IMAGE), not %q" $what $name) }}
+{{- end }}
+{{- if contains "=" $version }}
+{{- fail (printf "%s.version must not contain '=' (--machine-image NAME:VERSION=IMAGE), not %q" $what $version) }}
+{{- end }}
+{{- $id := printf "%s:%s" $name $version }}
+{{- if has $id $seen }}
+{{- fail (printf "%s: %s is given twice; each name and version maps to one image" $what $id) }}
+{{- end }}
+{{- $seen = append $seen $id }}
+{{- end }}
+{{- $prefixes := $ext.firewallInternalPrefixes | default list }}
+{{- if not (kindIs "slice" $prefixes) }}
+{{- fail "gardenerWebhooks.seed.extensions.firewallInternalPrefixes must be a list of CIDRs, e.g. [10.0.0.0/8]" }}
+{{- end }}
+{{- range $i, $p := $prefixes }}
+{{- $cidr := toString $p | trim }}
+{{- $ok := false }}
+{{- if regexMatch "^(0|[1-9][0-9]{0,2})(\\.(0|[1-9][0-9]{0,2})){3}/[0-9]{1,2}$" $cidr }}
+{{- $parts := splitList "/" $cidr }}
+{{- $ok = le (int (index $parts 1)) 32 }}
+{{- range splitList "." (index $parts 0) }}
+{{- if gt (int .) 255 }}
+{{- $ok = false }}
+{{- end }}
+{{- end }}
+{{- else if regexMatch "^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*/[0-9]{1,3}$" $cidr }}
+{{- $ok = le (int (last (splitList "/" $cidr))) 128 }}
+{{- end }}
+{{- if or (kindIs "map" $p) (kindIs "slice" $p) (not $ok) }}
+{{- fail (printf "gardenerWebhooks.seed.extensions.firewallInternalPrefixes[%d] must be a CIDR (e.g. 10.0.0.0/8 or fd00::/8), not %q" $i $cidr) }}
+{{- end }}
+{{- end }}
+{{- with $ext.metalApiTimeout | default "" | toString | trim }}
+{{- if or (not (regexMatch "^([0-9]+(ns|us|µs|ms|s|m|h|d))+$" .)) (not (regexMatch "[1-9]" .)) }}
+{{- fail (printf "gardenerWebhooks.seed.extensions.metalApiTimeout must be a duration above zero (e.g. 30s or 1m30s), not %q" .) }}
+{{- end }}
+{{- end }}
+{{- $ca := $ext.metalApiCA | default "" | toString }}
+{{- if and (trim $ca) (not (contains "-----BEGIN CERTIFICATE-----" $ca)) }}
+{{- fail "gardenerWebhooks.seed.extensions.metalApiCA must be PEM: one or more -----BEGIN CERTIFICATE----- blocks (the CA bundle trusted for metal-api), e.g. --set-file gardenerWebhooks.seed.extensions.metalApiCA=ca.crt" }}
+{{- end }}
+{{- if not (kindIs "string" ($ext.controlPlaneImage | default "")) }}
+{{- fail (printf "gardenerWebhooks.seed.extensions.controlPlaneImage must be an image reference (a string; empty: the chart's image), not %v" $ext.controlPlaneImage) }}
+{{- end }}
+{{- if regexMatch "\\s" (trim ($ext.controlPlaneImage | default "" | toString)) }}
+{{- fail (printf "gardenerWebhooks.seed.extensions.controlPlaneImage must be an image reference without spaces, not %q" (toString $ext.controlPlaneImage)) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -1358,6 +1492,18 @@ of silently not running it. Renders nothing.
 {{- $gw := .Values.gardenerWebhooks | default dict }}
 {{- if and (eq (toString (dig "seed" "osController" "enabled" false $gw)) "true") (ne (toString (dig "seed" "enabled" false $gw)) "true") }}
 {{- fail "gardenerWebhooks.seed.osController.enabled needs gardenerWebhooks.seed.enabled: the OperatingSystemConfig controller runs in a seed cluster, next to the seed webhooks" }}
+{{- end }}
+{{- end }}
+
+{{/*
+gardener-webhooks: the extension controllers run in a seed only; fail when
+gardenerWebhooks.seed.extensions.enabled is set without gardenerWebhooks.seed.enabled instead of
+silently not running them. Renders nothing.
+*/}}
+{{- define "metal-mesh.gardenerWebhooks.checkExtensionsSwitch" -}}
+{{- $gw := .Values.gardenerWebhooks | default dict }}
+{{- if and (eq (toString (dig "seed" "extensions" "enabled" false $gw)) "true") (ne (toString (dig "seed" "enabled" false $gw)) "true") }}
+{{- fail "gardenerWebhooks.seed.extensions.enabled needs gardenerWebhooks.seed.enabled: the extension controllers of provider metal (Infrastructure, ControlPlane, Worker) run in a seed cluster, next to the seed webhooks" }}
 {{- end }}
 {{- end }}
 

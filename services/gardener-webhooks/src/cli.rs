@@ -9,6 +9,8 @@ use mesh_runtime::RuntimeArgs;
 
 use crate::core::ignition::{IgnitionVersion, UnsupportedVersion};
 use crate::core::mutation::{EtcdConfig, SeedConfig};
+use crate::extensions::{Config as ExtensionsConfig, MachineImage};
+use crate::leading::LeaderElection;
 
 pub const ENV_PREFIX: &str = "GARDENER_WEBHOOKS";
 
@@ -116,8 +118,37 @@ pub struct Args {
     /// OperatingSystemConfigs the OS controller reconciles at the same time
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
     pub os_controller_workers: u16,
-    /// Run the OS controller only while holding a Lease (for more than one replica); the
-    /// webhooks are served either way
+    /// Run the extension controllers of provider metal (replaces gardener-extension-provider-
+    /// metal's): Infrastructure, ControlPlane and Worker of type metal, and their health checks
+    #[arg(long)]
+    pub extensions: bool,
+    /// Extension objects of each kind reconciled at the same time
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub extension_workers: u16,
+    /// A machine image of the component config, NAME:VERSION=IMAGE (the metal-api image a
+    /// worker pool's machine image maps to); repeatable
+    #[arg(long = "machine-image", value_parser = parse_machine_image)]
+    pub machine_images: Vec<MachineImage>,
+    /// A network the shoot firewalls treat as internal (FirewallDeployment internalPrefixes);
+    /// repeatable
+    #[arg(long = "firewall-internal-prefix", value_parser = parse_prefix)]
+    pub firewall_internal_prefixes: Vec<String>,
+    /// Timeout of one metal-api request of the extension controllers
+    #[arg(long, default_value = "30s", value_parser = mesh_runtime::parse_duration)]
+    pub metal_api_timeout: Duration,
+    /// PEM CA bundle trusted for metal-api instead of the system roots
+    #[arg(long)]
+    pub metal_api_ca_file: Option<PathBuf>,
+    /// Image of lb-allocator, volume-manager and rule-compiler deployed into shoots by the
+    /// ControlPlane controller
+    #[arg(long, default_value = "metal-mesh:dev")]
+    pub control_plane_image: String,
+    /// Name of the extension controllers' leader-election Lease
+    #[arg(long, default_value = "provider-metal-leader-election")]
+    pub extensions_lease_name: String,
+
+    /// Run the OS and extension controllers only while holding a Lease (for more than one
+    /// replica); the webhooks are served either way
     #[arg(long)]
     pub leader_elect: bool,
     /// Namespace of the leader-election Lease; default: the pod's namespace, else the
@@ -133,6 +164,31 @@ pub struct Args {
     /// This replica's identity in the Lease; default: the pod name (POD_NAME), else the hostname
     #[arg(long, env = "POD_NAME")]
     pub leader_elect_identity: Option<String>,
+}
+
+/// `--machine-image NAME:VERSION=IMAGE`.
+fn parse_machine_image(text: &str) -> Result<MachineImage, String> {
+    let bad =
+        || format!("{text:?} is not NAME:VERSION=IMAGE, e.g. ubuntu:24.4.20240503=ubuntu-24.04");
+    let (name_version, image) = text.split_once('=').ok_or_else(bad)?;
+    let (name, version) = name_version.split_once(':').ok_or_else(bad)?;
+    let [name, version, image] = [name, version, image].map(str::trim);
+    if name.is_empty() || version.is_empty() || image.is_empty() {
+        return Err(bad());
+    }
+    Ok(MachineImage {
+        name: name.into(),
+        version: version.into(),
+        image: image.into(),
+    })
+}
+
+/// `--firewall-internal-prefix`: a CIDR.
+fn parse_prefix(text: &str) -> Result<String, String> {
+    text.trim()
+        .parse::<ipnet::IpNet>()
+        .map(|net| net.to_string())
+        .map_err(|e| format!("{text:?} is not a CIDR: {e}"))
 }
 
 /// `--ignition-version`: a version the renderer speaks.
@@ -156,6 +212,40 @@ impl Args {
         enabled.sort();
         enabled.dedup();
         enabled
+    }
+
+    /// The extension controllers' configuration.
+    pub fn extensions_config(&self) -> ExtensionsConfig {
+        ExtensionsConfig {
+            workers: self.extension_workers,
+            leader_election: self
+                .leader_elect
+                .then(|| self.leader_election(&self.extensions_lease_name)),
+            machine_images: self.machine_images.clone(),
+            firewall_internal_prefixes: self.firewall_internal_prefixes.clone(),
+            metal_api_timeout: self.metal_api_timeout,
+            metal_api_ca_file: self.metal_api_ca_file.clone(),
+            control_plane_image: self.control_plane_image.clone(),
+        }
+    }
+
+    /// The Lease `lease_name` for this replica.
+    pub fn leader_election(&self, lease_name: &str) -> LeaderElection {
+        let identity = self
+            .leader_elect_identity
+            .clone()
+            .filter(|i| !i.trim().is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| format!("gardener-webhooks-{}", std::process::id()));
+        LeaderElection {
+            namespace: self
+                .leader_elect_namespace
+                .clone()
+                .filter(|n| !n.trim().is_empty()),
+            lease_name: lease_name.to_owned(),
+            lease_duration: self.leader_elect_lease_duration,
+            identity,
+        }
     }
 
     pub fn seed_config(&self) -> SeedConfig {
@@ -192,6 +282,9 @@ impl Args {
     pub fn check(&self) -> Result<(), String> {
         if self.machine_controller_manager_image.trim().is_empty() {
             return Err("--machine-controller-manager-image must not be empty".into());
+        }
+        if self.control_plane_image.trim().is_empty() {
+            return Err("--control-plane-image must not be empty".into());
         }
         if let Some(capacity) = &self.etcd_storage_capacity
             && !is_quantity(capacity)
@@ -230,6 +323,35 @@ mod tests {
         );
         let err = parse(&["--webhooks", "validator,bastion"]).unwrap_err();
         assert!(err.to_string().contains("bastion"), "{err}");
+    }
+
+    #[test]
+    fn machine_images_and_prefixes_are_parsed_or_refused() {
+        let args = parse(&[
+            "--machine-image",
+            "ubuntu:24.4.20240503=ubuntu-24.04",
+            "--firewall-internal-prefix",
+            "10.0.0.0/8",
+        ])
+        .unwrap();
+        let config = args.extensions_config();
+        assert_eq!(
+            config.machine_images,
+            [MachineImage {
+                name: "ubuntu".into(),
+                version: "24.4.20240503".into(),
+                image: "ubuntu-24.04".into()
+            }]
+        );
+        assert_eq!(config.firewall_internal_prefixes, ["10.0.0.0/8"]);
+        for (flag, value) in [
+            ("--machine-image", "ubuntu=ubuntu-24.04"),
+            ("--machine-image", "ubuntu:=x"),
+            ("--firewall-internal-prefix", "10.0.0.0"),
+        ] {
+            let err = parse(&[flag, value]).unwrap_err().to_string();
+            assert!(err.contains(value), "{err}");
+        }
     }
 
     #[test]

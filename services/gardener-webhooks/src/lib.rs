@@ -5,12 +5,16 @@
 //! [`garden`] and [`seed`] decide which rule a review gets and what it must read first
 //! ([`objects`]: watched CloudProfiles and Clusters, Secrets on demand), [`api`] serves it.
 //! [`os_controller`] (`--os-controller`) renders OperatingSystemConfigs to Ignition userdata
-//! (replaces os-metal-extension) with [`core::ignition`].
+//! (replaces os-metal-extension) with [`core::ignition`]. [`extensions`] (`--extensions`) runs
+//! the Infrastructure, ControlPlane and Worker controllers and health checks of provider metal
+//! (replaces gardener-extension-provider-metal's controllers) with [`core::extensions`].
 
 pub mod api;
 pub mod cli;
 pub mod core;
+pub mod extensions;
 pub mod garden;
+pub mod leading;
 pub mod objects;
 pub mod os_controller;
 pub mod review;
@@ -96,11 +100,25 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     let client = mesh_controller::client::client(args.kubeconfig.as_deref())
         .await
         .context("Kubernetes client")?;
-    // The OperatingSystemConfig controller (--os-controller), stopped by the shutdown signal.
+    // The controllers (--os-controller, --extensions), stopped by the shutdown signal.
+    let reconciles = (args.os_controller || args.extensions).then(|| {
+        setup
+            .registry
+            .with(mesh_controller::metrics::ReconcileMetrics::new)
+    });
     let os_controller = args.os_controller.then(|| {
         os_controller::start(
             client.clone(),
             os_controller::Config::from_args(&args),
+            reconciles.clone().expect("metrics registered"),
+            &setup,
+        )
+    });
+    let extensions = args.extensions.then(|| {
+        extensions::start(
+            client.clone(),
+            args.extensions_config(),
+            reconciles.clone().expect("metrics registered"),
             &setup,
         )
     });
@@ -130,8 +148,20 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     if !args.webhooks_require_auth {
         parts.auth_scope = AuthScope::ApiExcept(WEBHOOK_PREFIXES);
     }
-    if let Some(running) = os_controller {
-        parts = parts.with_on_shutdown(move || running.stopped());
+    if os_controller.is_some() || extensions.is_some() {
+        parts = parts.with_on_shutdown(move || async move {
+            let os = async {
+                if let Some(running) = os_controller {
+                    running.stopped().await;
+                }
+            };
+            let ext = async {
+                if let Some(running) = extensions {
+                    running.stopped().await;
+                }
+            };
+            futures::join!(os, ext);
+        });
     }
     Ok(parts)
 }

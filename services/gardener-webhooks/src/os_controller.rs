@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
@@ -35,10 +34,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource as _, ResourceExt as _};
 use mesh_controller::backoff::Backoff;
-use mesh_controller::lease::LeaderElector;
 use mesh_controller::metrics::ReconcileMetrics;
 use mesh_controller::recorder::Events;
-use mesh_runtime::{Setup, ShutdownSignal};
+use mesh_runtime::Setup;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -58,15 +56,7 @@ pub fn resource() -> ApiResource {
     )
 }
 
-/// Leader election for the controller.
-#[derive(Debug, Clone)]
-pub struct LeaderElection {
-    /// `None`: the Kubernetes client's default namespace.
-    pub namespace: Option<String>,
-    pub lease_name: String,
-    pub lease_duration: Duration,
-    pub identity: String,
-}
+pub use crate::leading::LeaderElection;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -77,24 +67,12 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(args: &Args) -> Self {
-        let identity = args
-            .leader_elect_identity
-            .clone()
-            .filter(|i| !i.trim().is_empty())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| format!("gardener-webhooks-{}", std::process::id()));
         Config {
             default_version: args.ignition_version,
             workers: args.os_controller_workers,
-            leader_election: args.leader_elect.then(|| LeaderElection {
-                namespace: args
-                    .leader_elect_namespace
-                    .clone()
-                    .filter(|n| !n.trim().is_empty()),
-                lease_name: args.leader_elect_lease_name.clone(),
-                lease_duration: args.leader_elect_lease_duration,
-                identity,
-            }),
+            leader_election: args
+                .leader_elect
+                .then(|| args.leader_election(&args.leader_elect_lease_name)),
         }
     }
 }
@@ -133,28 +111,26 @@ impl Running {
     pub async fn stopped(self) {
         let Running {
             controller,
-            mut leading,
+            leading,
         } = self;
-        let wait = async move {
-            let _ = controller.await;
-            // The election's sender goes away once it released the Lease.
-            while leading.changed().await.is_ok() {}
-        };
-        if tokio::time::timeout(Duration::from_secs(10), wait)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                controller = CONTROLLER,
-                "OperatingSystemConfig controller did not stop in time"
-            );
-        }
+        crate::leading::stopped(
+            CONTROLLER,
+            async move {
+                let _ = controller.await;
+            },
+            leading,
+        )
+        .await;
     }
 }
 
 /// Starts the controller (while leading, with leader election) until `setup.shutdown`.
-pub fn start(client: kube::Client, config: Config, setup: &Setup) -> Running {
-    let metrics = setup.registry.with(ReconcileMetrics::new);
+pub fn start(
+    client: kube::Client,
+    config: Config,
+    metrics: ReconcileMetrics,
+    setup: &Setup,
+) -> Running {
     let ctx = Arc::new(Ctx {
         events: Events::new(client.clone(), CONTROLLER),
         resource: resource(),
@@ -163,97 +139,28 @@ pub fn start(client: kube::Client, config: Config, setup: &Setup) -> Running {
         failures: Default::default(),
         client,
     });
-    let leading = leadership(&ctx.client, config.leader_election, &setup.shutdown);
+    let leading = crate::leading::leadership(
+        &ctx.client,
+        config.leader_election,
+        &setup.shutdown,
+        CONTROLLER,
+    );
     tracing::info!(
         controller = CONTROLLER,
         ignition_version = %config.default_version,
         workers = config.workers,
         "OperatingSystemConfig controller enabled"
     );
-    let controller = tokio::spawn(run_while_leading(
-        ctx,
-        config.workers,
+    let workers = config.workers;
+    let controller = tokio::spawn(crate::leading::run_while_leading(
+        CONTROLLER,
         leading.clone(),
         setup.shutdown.clone(),
+        move |stop| Box::pin(run(ctx.clone(), workers, stop)),
     ));
     Running {
         controller,
         leading,
-    }
-}
-
-/// Whether this replica may reconcile: always without leader election, else while it holds
-/// the Lease.
-fn leadership(
-    client: &kube::Client,
-    election: Option<LeaderElection>,
-    shutdown: &ShutdownSignal,
-) -> watch::Receiver<bool> {
-    let Some(election) = election else {
-        let shutdown = shutdown.clone();
-        return mesh_controller::lease::always_leading(async move { shutdown.wait().await });
-    };
-    let namespace = election
-        .namespace
-        .unwrap_or_else(|| client.default_namespace().to_owned());
-    tracing::info!(
-        lease = %election.lease_name,
-        %namespace,
-        identity = %election.identity,
-        "leader election for the OperatingSystemConfig controller"
-    );
-    let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
-    let shutdown = shutdown.clone();
-    LeaderElector::new(
-        api,
-        election.lease_name,
-        election.identity,
-        election.lease_duration,
-    )
-    .spawn(async move { shutdown.wait().await })
-}
-
-/// Runs the controller each time this replica leads, until shutdown.
-async fn run_while_leading(
-    ctx: Arc<Ctx>,
-    workers: u16,
-    mut leading: watch::Receiver<bool>,
-    shutdown: ShutdownSignal,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            led = leading.wait_for(|l| *l) => if led.is_err() { return },
-        }
-        tracing::info!(
-            controller = CONTROLLER,
-            "leading: starting the OperatingSystemConfig controller"
-        );
-        // Stops on shutdown or when the lease is lost.
-        let stop = ShutdownSignal::new();
-        let watcher_task = tokio::spawn({
-            let (stop, shutdown, mut leading) = (stop.clone(), shutdown.clone(), leading.clone());
-            async move {
-                tokio::select! {
-                    _ = shutdown.wait() => {}
-                    _ = leading.wait_for(|l| !*l) => {}
-                }
-                stop.trigger();
-            }
-        });
-        run(ctx.clone(), workers, async move { stop.wait().await }).await;
-        watcher_task.abort();
-        if shutdown.is_triggered() {
-            tracing::info!(
-                controller = CONTROLLER,
-                "OperatingSystemConfig controller stopped"
-            );
-            return;
-        }
-        tracing::warn!(
-            controller = CONTROLLER,
-            "lost the leader-election lease: OperatingSystemConfig controller stopped"
-        );
     }
 }
 

@@ -52,6 +52,10 @@ pub struct Args {
     /// Run without Kubernetes: the driver over REST and gRPC only, no Machine controller
     #[arg(long)]
     pub no_kubernetes: bool,
+    /// Also scale MachineDeployments and MachineSets of --namespace into Machines, as
+    /// machine-controller-manager does (for running without MCM; never beside one)
+    #[arg(long)]
+    pub machine_deployments: bool,
     /// Machines reconciled at once
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: u16,
@@ -174,6 +178,9 @@ impl Args {
         if self.namespace.trim().is_empty() {
             return Err("--namespace must not be empty".into());
         }
+        if self.machine_deployments && self.no_kubernetes {
+            return Err("--machine-deployments needs Kubernetes: drop --no-kubernetes".into());
+        }
         if self.leader_elect_lease_duration < Duration::from_secs(1) {
             return Err("--leader-elect-lease-duration must be at least 1s".into());
         }
@@ -243,6 +250,20 @@ mod tests {
         assert_eq!(args.namespace, "shoot--a--b");
         assert_eq!(args.retry().long, Duration::from_secs(600));
         assert_eq!(args.grpc_socket.unwrap(), PathBuf::from("/run/ml.sock"));
+        assert!(!args.machine_deployments, "off unless asked for");
+    }
+
+    /// A switch (MACHINE_LIFECYCLE_MACHINE_DEPLOYMENTS=true through the shared env fallback),
+    /// meaningless without Kubernetes.
+    #[test]
+    fn machine_deployments_is_a_switch_that_needs_kubernetes() {
+        assert!(
+            parse(&["--machine-deployments"])
+                .unwrap()
+                .machine_deployments
+        );
+        let e = parse(&["--machine-deployments", "--no-kubernetes"]).unwrap_err();
+        assert!(e.contains("--machine-deployments"), "{e}");
     }
 
     /// The arguments gardener-webhooks' controlplane webhook gives the provider sidecar, as

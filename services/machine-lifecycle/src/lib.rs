@@ -5,7 +5,8 @@
 //! Machine status); [`driver`] makes the metal-api calls; three edges use it: the Machine
 //! controller ([`k8s::controller`]), the `machine_lifecycle.v1.Driver` gRPC service on a unix
 //! socket ([`grpc`]) and REST ([`api`]). The [`actors::waiters`] actor owns the Machines
-//! waiting for a free machine.
+//! waiting for a free machine. With `--machine-deployments`, [`k8s::scaling`] turns
+//! MachineDeployments into MachineSets and Machines, as machine-controller-manager does.
 
 pub mod actors;
 pub mod api;
@@ -43,6 +44,7 @@ use crate::cli::{KubeSource, Target};
 use crate::driver::{Driver, OnFreed};
 use crate::k8s::classes::ClassReader;
 use crate::k8s::controller::{self, Ctx};
+use crate::k8s::scaling::{self, ScalingCtx};
 
 pub const INFO: ServiceInfo = ServiceInfo {
     name: "machine-lifecycle",
@@ -73,7 +75,8 @@ impl OnFreed for WakeWaiters {
 }
 
 /// Starts the driver, the waiters actor, the gRPC socket and (with Kubernetes) the Machine
-/// controller; returns the REST routes.
+/// controller, and the MachineDeployment and MachineSet controllers if asked; returns the REST
+/// routes.
 pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
     args.check().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(Driver::new(
@@ -115,6 +118,16 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
             async move { shutdown.wait().await }
         });
         let machines: Api<Machine> = Api::namespaced(client.clone(), &args.namespace);
+        let reconciles = setup.registry.with(ReconcileMetrics::new);
+        let events = Events::new(client.clone(), INFO.name);
+        let scaling = args.machine_deployments.then(|| {
+            Arc::new(ScalingCtx::new(
+                client.clone(),
+                &args.namespace,
+                reconciles.clone(),
+                events.clone(),
+            ))
+        });
         let ctx = Arc::new(Ctx {
             machines: machines.clone(),
             nodes: target.clone().map(Api::all),
@@ -124,9 +137,9 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
             retry: args.retry(),
             creation_timeout: args.creation_timeout,
             health_timeout: args.machine_health_timeout,
-            metrics: setup.registry.with(ReconcileMetrics::new),
+            metrics: reconciles,
             calls: metrics.clone(),
-            events: Events::new(client.clone(), INFO.name),
+            events,
         });
         let leading = leadership(&args, &client, &setup.shutdown);
         if args.leader_elect {
@@ -134,6 +147,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         }
         running = Some(tokio::spawn(run_while_leading(
             ctx,
+            scaling,
             args.workers,
             waiters.clone(),
             leading,
@@ -161,6 +175,7 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
         namespace = %args.namespace,
         grpc = ?args.grpc_socket,
         kubernetes = !args.no_kubernetes,
+        machine_deployments = args.machine_deployments,
         "machine-lifecycle started"
     );
 
@@ -228,9 +243,11 @@ fn leadership(
     .spawn(async move { shutdown.wait().await })
 }
 
-/// Runs the controller each time this replica leads, until shutdown.
+/// Runs the controllers each time this replica leads, until shutdown: the Machine controller,
+/// and with `scaling` the MachineDeployment and MachineSet controllers.
 async fn run_while_leading(
     ctx: Arc<Ctx>,
+    scaling: Option<Arc<ScalingCtx>>,
     workers: u16,
     waiters: Mailbox<Waiters>,
     mut leading: watch::Receiver<bool>,
@@ -241,7 +258,10 @@ async fn run_while_leading(
             _ = shutdown.wait() => return,
             led = leading.wait_for(|l| *l) => if led.is_err() { return },
         }
-        tracing::info!("leading: starting the Machine controller");
+        tracing::info!(
+            machine_deployments = scaling.is_some(),
+            "leading: starting the Machine controller"
+        );
         let stop = ShutdownSignal::new();
         let watcher_task = tokio::spawn({
             let (stop, shutdown, mut leading) = (stop.clone(), shutdown.clone(), leading.clone());
@@ -255,13 +275,16 @@ async fn run_while_leading(
         });
         let (wake, woken) = tokio::sync::mpsc::unbounded_channel();
         let _ = waiters.send(Subscribe(wake)).await;
-        controller::run(
-            ctx.clone(),
-            workers,
-            woken,
-            async move { stop.wait().await },
-        )
-        .await;
+        let machines = controller::run(ctx.clone(), workers, woken, {
+            let stop = stop.clone();
+            async move { stop.wait().await }
+        });
+        let scalers = async {
+            if let Some(scaling) = &scaling {
+                scaling::run(scaling.clone(), workers, stop).await;
+            }
+        };
+        tokio::join!(machines, scalers);
         watcher_task.abort();
         if shutdown.is_triggered() {
             tracing::info!("Machine controller stopped");

@@ -8,7 +8,11 @@
 //! so no volume group is ever created, unless `--volume-manager-devices` is given) and, only
 //! with `--kubeconfig`, the machine-lifecycle (the Machines of
 //! `--machine-lifecycle-namespace` in that cluster; its gRPC driver on
-//! `machine-lifecycle/driver.sock`).
+//! `machine-lifecycle/driver.sock`). With `--gardener` (which needs `--kubeconfig`) also
+//! gardener-webhooks as a seed would run it (the seed's webhooks, the OperatingSystemConfig
+//! controller and the extension controllers of provider metal), and the machine-lifecycle
+//! scales MachineDeployments through MachineSets to Machines: what gardenlet asks of a shoot of
+//! type metal then happens against the embedded metal-api.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,11 @@ use rand::distr::Alphanumeric;
 const EMBEDDED_SEED: &str = include_str!("../../../compose/seed.yaml");
 /// The Firewall compiled into the binary: a firewall of the seed's project (compose/firewall.yaml).
 const EMBEDDED_FIREWALL: &str = include_str!("../../../compose/firewall.yaml");
+/// The machine image a shoot's worker pool names (`ubuntu` `24.4`) mapped to the embedded
+/// seed's image (compose/seed.yaml), for gardener-webhooks' Worker controller.
+pub const SEED_MACHINE_IMAGE: &str = "ubuntu:24.4=ubuntu-24.04.20260101";
+/// The webhooks a seed serves (the garden's validator and mutator are not `up`'s business).
+const SEED_WEBHOOKS: &str = "controlplane,seedprovider,shoot";
 
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
@@ -49,6 +58,23 @@ pub struct UpArgs {
     /// cluster of --kubeconfig.
     #[arg(long, default_value = "default")]
     pub machine_lifecycle_namespace: String,
+    /// Act as a seed for shoots of type metal in the cluster of --kubeconfig (which it needs):
+    /// also run gardener-webhooks with its seed webhooks (controlplane, seedprovider, shoot),
+    /// its OperatingSystemConfig controller and the extension controllers (Infrastructure,
+    /// ControlPlane, Worker of type metal), and let the machine-lifecycle scale
+    /// MachineDeployments (--machine-deployments). The cluster must serve Gardener's and
+    /// machine-controller-manager's kinds (`crdgen --stand-ins` writes CRDs for a test API
+    /// server).
+    #[arg(long)]
+    pub gardener: bool,
+    /// Listen address of gardener-webhooks (runs only with --gardener).
+    #[arg(long, default_value = "127.0.0.1:8085")]
+    pub gardener_webhooks_listen: std::net::SocketAddr,
+    /// The machine images of gardener-webhooks' Worker controller, NAME:VERSION=IMAGE (a
+    /// worker pool's machine image name and version, and the metal-api image it maps to);
+    /// repeatable. The default maps ubuntu 24.4 to the embedded seed's Ubuntu image.
+    #[arg(long = "gardener-machine-image", default_value = SEED_MACHINE_IMAGE)]
+    pub gardener_machine_images: Vec<String>,
     /// Devices (comma-separated paths or globs) the volume-manager creates its volume group
     /// from when that does not exist yet: they become LVM physical volumes, whatever they held
     /// before (needs root and lvm2). Without them no volume group is ever created: the
@@ -152,6 +178,8 @@ fn keys(path: &Path) -> anyhow::Result<(Keys, bool)> {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    // Refused before anything is written or started.
+    check_gardener(&args)?;
     fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let (keys, generated) = keys(&args.state_dir.join("hmac-keys.env"))?;
@@ -167,9 +195,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let rc_listen = args.rule_compiler_listen;
     let vm_listen = args.volume_manager_listen;
     let ml_listen = args.machine_lifecycle_listen;
+    let gw_listen = args.gardener_webhooks_listen;
     let credentials = crate::credentials::api_credentials(&args.state_dir, &args.runtime.auth)?;
     let mut vm_args = volume_manager_args(&args)?;
     let mut ml_args = machine_lifecycle_args(&args)?;
+    let mut gw_args = gardener_webhooks_args(&args)?;
     let scheme = if args.runtime.tls.enabled() {
         "https"
     } else {
@@ -215,8 +245,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     match (&ml_args, &args.kubeconfig) {
         (Some(ml), Some(k)) => println!(
-            "  machine-lifecycle {scheme}://{ml_listen}  (docs {scheme}://{ml_listen}/docs; Machines of namespace {} from {}; gRPC driver unix://{})",
+            "  machine-lifecycle {scheme}://{ml_listen}  (docs {scheme}://{ml_listen}/docs; Machines of namespace {}{} from {}; gRPC driver unix://{})",
             ml.namespace,
+            if args.gardener {
+                ", scaling its MachineDeployments and MachineSets"
+            } else {
+                ""
+            },
             k.display(),
             ml.grpc_socket
                 .as_deref()
@@ -225,6 +260,19 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
         _ => println!("  machine-lifecycle not started: it needs Kubernetes (give --kubeconfig)"),
+    }
+    match (&gw_args, &args.kubeconfig) {
+        (Some(gw), Some(k)) => println!(
+            "  gardener-webhooks {scheme}://{gw_listen}  (docs {scheme}://{gw_listen}/docs; seed webhooks {}; OperatingSystemConfig and extension controllers (Infrastructure, ControlPlane, Worker of type metal) on the objects of {}; machine images {})",
+            gw.enabled()
+                .iter()
+                .map(|w| w.path_name())
+                .collect::<Vec<_>>()
+                .join(","),
+            k.display(),
+            args.gardener_machine_images.join(" ")
+        ),
+        _ => println!("  gardener-webhooks not started: give --gardener (with --kubeconfig)"),
     }
     println!("  state          {}", args.state_dir.display());
     println!("  seed           {}", seed.display());
@@ -257,6 +305,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         Some(&mut rc_args.runtime),
         Some(&mut vm_args.runtime),
         ml_args.as_mut().map(|ml| &mut ml.runtime),
+        gw_args.as_mut().map(|gw| &mut gw.runtime),
     ]
     .into_iter()
     .flatten()
@@ -293,7 +342,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         let rc_runtime = rc_args.runtime.clone();
         let vm_runtime = vm_args.runtime.clone();
         let ml = ml_args.map(|ml| (ml.runtime.clone(), ml));
-        let (api, lb, rc, vm, ml) = futures::join!(
+        let gw = gw_args.map(|gw| (gw.runtime.clone(), gw));
+        let (api, lb, rc, vm, ml, gw) = futures::join!(
             async {
                 stop_all(
                     mesh_runtime::launch(metal_api::INFO, &runtime, shutdown.clone(), |setup| {
@@ -350,10 +400,25 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                     .await,
                 )
             },
+            async {
+                // Only with --gardener (and so --kubeconfig).
+                let Some((gw_runtime, gw_args)) = gw else {
+                    return Ok(());
+                };
+                stop_all(
+                    mesh_runtime::launch(
+                        gardener_webhooks::INFO,
+                        &gw_runtime,
+                        shutdown.clone(),
+                        |setup| gardener_webhooks::start(gw_args, setup),
+                    )
+                    .await,
+                )
+            },
         );
         telemetry.shutdown().await;
         actix_rt::System::current().stop();
-        api.and(lb).and(rc).and(vm).and(ml)
+        api.and(lb).and(rc).and(vm).and(ml).and(gw)
     })
 }
 
@@ -538,7 +603,7 @@ fn machine_lifecycle_args(args: &UpArgs) -> anyhow::Result<Option<machine_lifecy
          ({MAX_SOCKET_PATH} bytes): use a shorter --state-dir",
         socket.display()
     );
-    let argv: Vec<String> = [
+    let mut argv: Vec<String> = [
         "machine-lifecycle",
         "--listen",
         &args.machine_lifecycle_listen.to_string(),
@@ -556,6 +621,10 @@ fn machine_lifecycle_args(args: &UpArgs) -> anyhow::Result<Option<machine_lifecy
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if args.gardener {
+        // Worker controller → MachineDeployments → MachineSets → Machines, as MCM scales them.
+        argv.push("--machine-deployments".into());
+    }
     let mut parsed: machine_lifecycle::Args =
         mesh_runtime::try_parse_args_from(machine_lifecycle::cli::ENV_PREFIX, argv)
             .map_err(|e| anyhow::anyhow!("machine-lifecycle arguments: {e}"))?;
@@ -574,6 +643,68 @@ fn machine_lifecycle_args(args: &UpArgs) -> anyhow::Result<Option<machine_lifecy
     parsed
         .check()
         .map_err(|e| anyhow::anyhow!("machine-lifecycle arguments: {e}"))?;
+    Ok(Some(parsed))
+}
+
+/// `--gardener` needs `--kubeconfig`: its controllers work on the Gardener objects of a cluster.
+fn check_gardener(args: &UpArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.gardener || args.kubeconfig.is_some(),
+        "--gardener needs --kubeconfig: gardener-webhooks' controllers and the machine-lifecycle \
+         work on the Gardener and machine-controller-manager objects of a cluster (a test API \
+         server with the CRDs of `crdgen --stand-ins` will do; see the README's \"A shoot of \
+         type metal\")"
+    );
+    Ok(())
+}
+
+/// gardener-webhooks' command line, only with `--gardener`: the seed's webhooks, the
+/// OperatingSystemConfig controller and the extension controllers on the cluster of
+/// `--kubeconfig`, the machine images of `--gardener-machine-image`. The metal-api its
+/// controllers call is the one the shoot's CloudProfile names (`metalControlPlanes`).
+fn gardener_webhooks_args(args: &UpArgs) -> anyhow::Result<Option<gardener_webhooks::Args>> {
+    check_gardener(args)?;
+    let (true, Some(kubeconfig)) = (args.gardener, &args.kubeconfig) else {
+        return Ok(None);
+    };
+    let mut argv: Vec<String> = [
+        "gardener-webhooks",
+        "--listen",
+        &args.gardener_webhooks_listen.to_string(),
+        "--log-format",
+        log_format(args),
+        "--log-level",
+        &args.runtime.log_level,
+        "--kubeconfig",
+        &kubeconfig.display().to_string(),
+        "--webhooks",
+        SEED_WEBHOOKS,
+        "--os-controller",
+        "--extensions",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for image in &args.gardener_machine_images {
+        argv.extend(["--machine-image".into(), image.clone()]);
+    }
+    let mut parsed: gardener_webhooks::Args =
+        mesh_runtime::try_parse_args_from(gardener_webhooks::cli::ENV_PREFIX, argv).map_err(
+            |e| anyhow::anyhow!("gardener-webhooks arguments (--gardener-machine-image?): {e}"),
+        )?;
+    // Kubernetes only from --kubeconfig, as for the other services; the seed's webhooks and
+    // both controllers whatever GARDENER_WEBHOOKS_* says.
+    parsed.kubeconfig = Some(kubeconfig.clone());
+    parsed.os_controller = true;
+    parsed.extensions = true;
+    // With TLS, the embedded metal-api serves `up`'s certificate: CloudProfiles pointing at it
+    // (https://<--listen>) are trusted; a CA the environment names stays.
+    if parsed.metal_api_ca_file.is_none() {
+        parsed.metal_api_ca_file = args.runtime.tls.tls_cert_file.clone();
+    }
+    parsed
+        .check()
+        .map_err(|e| anyhow::anyhow!("gardener-webhooks arguments: {e}"))?;
     Ok(Some(parsed))
 }
 
@@ -780,6 +911,145 @@ mod tests {
             .join("rel/state/machine-lifecycle/driver.sock");
         assert_eq!(ml.grpc_socket.as_deref(), Some(socket.as_path()));
         assert!(socket.is_absolute());
+    }
+
+    #[test]
+    fn gardener_needs_a_kubeconfig_and_is_refused_clearly_without_one() {
+        let args = up(&["--gardener"]);
+        let err = check_gardener(&args).unwrap_err().to_string();
+        assert!(
+            err.contains("--gardener needs --kubeconfig") && err.contains("crdgen --stand-ins"),
+            "{err}"
+        );
+        let err = gardener_webhooks_args(&args).unwrap_err().to_string();
+        assert!(err.contains("--gardener needs --kubeconfig"), "{err}");
+        // `run` refuses before it writes anything.
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let err = run(up(&["--gardener", "--state-dir", state.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--kubeconfig"), "{err}");
+        assert!(!state.exists(), "nothing written");
+    }
+
+    #[test]
+    fn without_gardener_there_are_no_gardener_webhooks_and_no_machine_deployments() {
+        let args = up(&["--state-dir", "/srv/mesh", "--kubeconfig", "kc"]);
+        assert!(gardener_webhooks_args(&args).unwrap().is_none());
+        let ml = machine_lifecycle_args(&args).unwrap().unwrap();
+        assert!(!ml.machine_deployments, "Machines only, as before");
+    }
+
+    #[test]
+    fn with_gardener_the_webhooks_run_as_a_seed_and_machine_lifecycle_scales_deployments() {
+        let args = up(&[
+            "--state-dir",
+            "/srv/mesh",
+            "--kubeconfig",
+            "/home/me/kubeconfig",
+            "--gardener",
+            "--machine-lifecycle-namespace",
+            "shoot--local--demo",
+            "--log-level",
+            "debug",
+        ]);
+        let gw = gardener_webhooks_args(&args)
+            .unwrap()
+            .expect("with --gardener");
+        assert_eq!(gw.runtime.listen.to_string(), "127.0.0.1:8085");
+        assert_eq!(gw.runtime.log_level, "debug");
+        assert_eq!(
+            gw.kubeconfig.as_deref(),
+            Some(Path::new("/home/me/kubeconfig"))
+        );
+        use gardener_webhooks::cli::WebhookName;
+        assert_eq!(
+            gw.enabled(),
+            [
+                WebhookName::Controlplane,
+                WebhookName::Seedprovider,
+                WebhookName::Shoot
+            ]
+        );
+        assert!(gw.os_controller && gw.extensions);
+        assert!(!gw.leader_elect, "one process: no leader election");
+        let images = gw.extensions_config().machine_images;
+        assert_eq!(images.len(), 1);
+        assert_eq!(
+            (
+                images[0].name.as_str(),
+                images[0].version.as_str(),
+                images[0].image.as_str()
+            ),
+            ("ubuntu", "24.4", "ubuntu-24.04.20260101")
+        );
+        if std::env::var_os("GARDENER_WEBHOOKS_METAL_API_CA_FILE").is_none() {
+            assert_eq!(gw.metal_api_ca_file, None, "no TLS: the system roots");
+        }
+        let ml = machine_lifecycle_args(&args).unwrap().unwrap();
+        assert!(ml.machine_deployments);
+        assert_eq!(ml.namespace, "shoot--local--demo");
+    }
+
+    #[test]
+    fn the_default_machine_image_is_the_embedded_seeds() {
+        let (_, image) = SEED_MACHINE_IMAGE.split_once('=').unwrap();
+        assert!(
+            EMBEDDED_SEED
+                .lines()
+                .any(|l| l.trim() == format!("- id: {image}")),
+            "{image} is not an image of compose/seed.yaml"
+        );
+    }
+
+    #[test]
+    fn gardener_takes_listen_machine_images_and_tls_from_up() {
+        if std::env::var_os("GARDENER_WEBHOOKS_METAL_API_CA_FILE").is_some() {
+            return; // the environment's CA wins, as it should
+        }
+        let gw = gardener_webhooks_args(&up(&[
+            "--kubeconfig",
+            "kc",
+            "--gardener",
+            "--gardener-webhooks-listen",
+            "127.0.0.1:9085",
+            "--gardener-machine-image",
+            "ubuntu:24.4=img-a",
+            "--gardener-machine-image",
+            "debian:12=img-b",
+            "--tls-cert-file",
+            "/etc/mesh/tls.crt",
+            "--tls-key-file",
+            "/etc/mesh/tls.key",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(gw.runtime.listen.to_string(), "127.0.0.1:9085");
+        let images: Vec<String> = gw
+            .machine_images
+            .iter()
+            .map(|i| format!("{}:{}={}", i.name, i.version, i.image))
+            .collect();
+        assert_eq!(images, ["ubuntu:24.4=img-a", "debian:12=img-b"]);
+        assert_eq!(
+            gw.metal_api_ca_file.as_deref(),
+            Some(Path::new("/etc/mesh/tls.crt")),
+            "trusts the embedded metal-api's certificate"
+        );
+        let err = gardener_webhooks_args(&up(&[
+            "--kubeconfig",
+            "kc",
+            "--gardener",
+            "--gardener-machine-image",
+            "ubuntu-24.04",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--gardener-machine-image") && err.contains("ubuntu-24.04"),
+            "{err}"
+        );
     }
 
     #[test]

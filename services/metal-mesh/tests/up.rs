@@ -690,3 +690,431 @@ async fn up_with_a_kubeconfig_runs_the_machine_lifecycle_against_that_cluster() 
     assert_eq!(mesh.0.wait().unwrap().code(), Some(0));
     assert!(!socket.exists(), "the gRPC socket is removed at shutdown");
 }
+
+#[test]
+fn gardener_without_a_kubeconfig_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
+        .args(["up", "--gardener", "--state-dir"])
+        .arg(&state)
+        .args(["--listen", &free_addr().to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--gardener needs --kubeconfig"), "{stderr}");
+    assert!(!state.exists(), "nothing written");
+}
+
+/// The shoot of `examples/shoot-metal`.
+const SHOOT_NS: &str = "shoot--local--demo";
+const SHOOT_UID: &str = "1d3f5b7c-0000-4000-8000-0000000de001";
+
+/// The files of `examples/shoot-metal` in the order the README's walk applies them, with the
+/// collection each document is created in.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("00-namespace.yaml", "/api/v1/namespaces"),
+    (
+        "10-cluster.yaml",
+        "/apis/extensions.gardener.cloud/v1alpha1/clusters",
+    ),
+    (
+        "20-cloudprovider-secret.yaml",
+        "/api/v1/namespaces/shoot--local--demo/secrets",
+    ),
+    (
+        "30-infrastructure.yaml",
+        "/apis/extensions.gardener.cloud/v1alpha1/namespaces/shoot--local--demo/infrastructures",
+    ),
+    (
+        "40-operatingsystemconfigs.yaml",
+        "/apis/extensions.gardener.cloud/v1alpha1/namespaces/shoot--local--demo/operatingsystemconfigs",
+    ),
+    (
+        "45-dnsrecord.yaml",
+        "/apis/extensions.gardener.cloud/v1alpha1/namespaces/shoot--local--demo/dnsrecords",
+    ),
+    (
+        "50-controlplane.yaml",
+        "/apis/extensions.gardener.cloud/v1alpha1/namespaces/shoot--local--demo/controlplanes",
+    ),
+    (
+        "60-worker.yaml",
+        "/apis/extensions.gardener.cloud/v1alpha1/namespaces/shoot--local--demo/workers",
+    ),
+];
+
+/// Creates the documents of `examples/shoot-metal/<file>` (YAML, as kubectl apply sends them
+/// once converted), the metal-api URL and admin key put in as the README says.
+async fn apply_example(
+    kube: &reqwest::Client,
+    server: &str,
+    file: &str,
+    metal_url: &str,
+    admin_key: &str,
+) {
+    let (_, path) = EXAMPLES.iter().find(|(f, _)| *f == file).unwrap();
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/shoot-metal")
+            .join(file),
+    )
+    .unwrap()
+    .replace("http://127.0.0.1:8080", metal_url)
+    .replace("REPLACE-WITH-METAL-API-HMAC-ADMIN-KEY", admin_key);
+    for doc in text.split("\n---\n") {
+        let r = kube
+            .post(format!("{server}{path}"))
+            .header("content-type", "application/yaml")
+            .body(doc.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(status, 201, "{file}: {body}");
+    }
+}
+
+/// Polls `probe` every 200 ms until it gives a value or `secs` passed.
+async fn eventually<T, F, Fut>(what: &str, secs: u64, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// GET a kube-testserver path: the object, or `None` on 404.
+async fn kube_get(kube: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    let r = kube.get(url).send().await.unwrap();
+    if r.status() == 404 {
+        return None;
+    }
+    assert_eq!(r.status(), 200, "GET {url}");
+    Some(r.json().await.unwrap())
+}
+
+/// What metal-api holds that a shoot could change: networks (with prefixes), IPs and machine
+/// allocations.
+async fn metal_state(metal: &metal_api_sdk::Client) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut networks: Vec<String> = metal
+        .list_networks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| format!("{} {}", n.id, n.prefixes.join(",")))
+        .collect();
+    let mut ips: Vec<String> = metal
+        .list_ips()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|ip| ip.ipaddress)
+        .collect();
+    let mut allocated: Vec<String> = metal
+        .list_machines()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.allocation.is_some())
+        .map(|m| m.id)
+        .collect();
+    networks.sort();
+    ips.sort();
+    allocated.sort();
+    (networks, ips, allocated)
+}
+
+/// The README's walk "A shoot of type metal": kube-testserver with the stand-in CRDs, `up
+/// --gardener`, the objects of `examples/shoot-metal` as gardenlet writes them, then deleted
+/// in gardenlet's order, and metal-api back to what it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_gardener_walks_a_shoot_of_type_metal_through_the_embedded_metal_api() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let crd_dir = dir.path().join("crds");
+    std::fs::create_dir_all(&crd_dir).unwrap();
+    let mut crds = Vec::new();
+    for (file, yaml) in kube_resources::crds::stand_in_crds_yaml().unwrap() {
+        let path = crd_dir.join(file);
+        std::fs::write(&path, yaml).unwrap();
+        crds.push(path);
+    }
+    crds.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../helm/metal-mesh/crds/metal-stack.io_clusterwidenetworkpolicies.yaml"),
+    );
+    let server = kube_testserver::Running::start(kube_testserver::Config {
+        crds,
+        ..Default::default()
+    })
+    .expect("kube-testserver");
+    let url = server.url();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\"}}\n\
+             contexts:\n- name: test\n  context: {{cluster: test, user: test}}\n\
+             users:\n- name: test\n  user: {{}}\ncurrent-context: test\n"
+        ),
+    )
+    .unwrap();
+    let (api, lb, rc, vm, ml, gw) = (
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+        free_addr(),
+    );
+    let state = dir.path().join("state");
+    let child = Command::new(env!("CARGO_BIN_EXE_metal-mesh"))
+        .args(["up", "--state-dir"])
+        .arg(&state)
+        .args(["--listen", &api.to_string()])
+        .args(["--lb-allocator-listen", &lb.to_string()])
+        .args(["--rule-compiler-listen", &rc.to_string()])
+        .args(["--volume-manager-listen", &vm.to_string()])
+        .args(["--machine-lifecycle-listen", &ml.to_string()])
+        .args(["--gardener-webhooks-listen", &gw.to_string()])
+        .args(["--machine-lifecycle-namespace", SHOOT_NS])
+        .args([
+            "--volume-manager-vg-name",
+            &format!("mmupgw{}", std::process::id()),
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--gardener")
+        .args(["--log-level", "warn"])
+        .stdout(Stdio::piped())
+        .env("VOLUME_MANAGER_DEVICES", "/dev/null")
+        .spawn()
+        .unwrap();
+    let mut mesh = Mesh(child);
+    let printed = printed_lines(&mut mesh.0);
+    wait_for(api);
+    wait_for(ml);
+    wait_for(gw);
+    let banner = wait_printed(&printed, "gardener-webhooks");
+    assert!(
+        banner.contains(&format!("http://{gw}"))
+            && banner.contains("seed webhooks controlplane,seedprovider,shoot")
+            && banner.contains("ubuntu:24.4=ubuntu-24.04.20260101"),
+        "{banner}"
+    );
+    let banner = wait_printed(&printed, "machine-lifecycle");
+    assert!(
+        banner.contains(&format!(
+            "Machines of namespace {SHOOT_NS}, scaling its MachineDeployments"
+        )),
+        "{banner}"
+    );
+    // Like every service of `up`, its API wants the token; its webhooks do not.
+    let token = std::fs::read_to_string(state.join("api-token")).unwrap();
+    let http = bearer_client(token.trim());
+    wait_ok(&http, &format!("http://{gw}/readyz")).await;
+    let anonymous = reqwest::Client::new();
+    let refused = anonymous
+        .post(format!("http://{gw}/v1/render/ignition"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    let keys = std::fs::read_to_string(state.join("hmac-keys.env")).unwrap();
+    let admin = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("METAL_API_HMAC_ADMIN_KEY="))
+        .unwrap()
+        .to_string();
+    let metal_url = format!("http://{api}");
+    let metal = metal_api_sdk::Client::new(metal_api_sdk::client::ClientConfig::new(
+        metal_url.clone(),
+        metal_api_sdk::client::Auth::Hmac {
+            kind: metal_api_sdk::auth::HmacKind::Admin,
+            key: admin.clone(),
+        },
+    ))
+    .unwrap();
+    let before = metal_state(&metal).await;
+
+    let kube = reqwest::Client::new();
+    let ext = format!("{url}/apis/extensions.gardener.cloud/v1alpha1/namespaces/{SHOOT_NS}");
+    let mcm = format!("{url}/apis/machine.sapcloud.io/v1alpha1/namespaces/{SHOOT_NS}");
+    for (file, _) in &EXAMPLES[..4] {
+        apply_example(&kube, &url, file, &metal_url, &admin).await;
+    }
+    // Infrastructure: the node network, allocated in metal-api and tagged with the shoot.
+    let nodes = eventually("the Infrastructure's nodesCIDR", 60, || async {
+        let infra = kube_get(&kube, &format!("{ext}/infrastructures/demo")).await?;
+        Some(infra.pointer("/status/nodesCIDR")?.as_str()?.to_string())
+    })
+    .await;
+    let network = metal
+        .find_networks(&metal_api_sdk::model::NetworkFindRequest {
+            labels: Some(
+                [(
+                    "cluster.metal-stack.io/id".to_string(),
+                    SHOOT_UID.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(network.len(), 1, "{network:?}");
+    assert_eq!(network[0].prefixes, [nodes]);
+
+    // OperatingSystemConfigs: Ignition userdata in osc-result-<name>.
+    apply_example(
+        &kube,
+        &url,
+        "40-operatingsystemconfigs.yaml",
+        &metal_url,
+        &admin,
+    )
+    .await;
+    for pool in ["small", "medium"] {
+        let secret = eventually("the OSC's userdata", 60, || async {
+            kube_get(
+                &kube,
+                &format!("{url}/api/v1/namespaces/{SHOOT_NS}/secrets/osc-result-osc-{pool}"),
+            )
+            .await
+        })
+        .await;
+        assert!(secret.pointer("/data/cloud_config").is_some(), "{secret}");
+    }
+
+    // The kube-apiserver's DNSRecord, then the ControlPlane: its ManagedResources. Then the
+    // Worker: two MachineDeployments, a Machine each, allocated in metal-api with the pool's
+    // userdata; no kubelet joins here, so they stay Pending.
+    apply_example(&kube, &url, "45-dnsrecord.yaml", &metal_url, &admin).await;
+    apply_example(&kube, &url, "50-controlplane.yaml", &metal_url, &admin).await;
+    eventually("the ControlPlane reconciled", 60, || async {
+        let cp = kube_get(&kube, &format!("{ext}/controlplanes/demo")).await?;
+        (cp.pointer("/status/lastOperation/state")? == "Succeeded").then_some(())
+    })
+    .await;
+    let managed = format!(
+        "{url}/apis/resources.gardener.cloud/v1alpha1/namespaces/{SHOOT_NS}/managedresources"
+    );
+    let listed = kube_get(&kube, &managed).await.unwrap();
+    assert!(
+        !listed["items"].as_array().unwrap().is_empty(),
+        "the ControlPlane's ManagedResources: {listed}"
+    );
+    apply_example(&kube, &url, "60-worker.yaml", &metal_url, &admin).await;
+    let machines = eventually("two Machines with providerIDs", 120, || async {
+        let list = kube_get(&kube, &format!("{mcm}/machines")).await?;
+        let items = list["items"].as_array()?.clone();
+        (items.len() == 2
+            && items
+                .iter()
+                .all(|m| m.pointer("/spec/providerID").is_some()))
+        .then_some(items)
+    })
+    .await;
+    let deployments = kube_get(&kube, &format!("{mcm}/machinedeployments"))
+        .await
+        .unwrap();
+    assert_eq!(deployments["items"].as_array().unwrap().len(), 2);
+    let mut sizes = Vec::new();
+    for machine in &machines {
+        let name = machine.pointer("/metadata/name").unwrap().as_str().unwrap();
+        let provider_id = machine
+            .pointer("/spec/providerID")
+            .unwrap()
+            .as_str()
+            .unwrap();
+        let id = provider_id.strip_prefix("metal:///fra-equ01/").unwrap();
+        let allocated = metal.get_machine(id).await.unwrap();
+        let allocation = allocated.allocation.expect("allocated");
+        assert_eq!(allocation.hostname, name);
+        assert!(
+            allocation
+                .user_data
+                .as_deref()
+                .is_some_and(|u| u.contains("kubelet.service")),
+            "{name}: the pool's Ignition userdata"
+        );
+        sizes.push(allocated.size.unwrap().id);
+        let phase = eventually("a phase", 30, || async {
+            let m = kube_get(&kube, &format!("{mcm}/machines/{name}")).await?;
+            Some(
+                m.pointer("/status/currentStatus/phase")?
+                    .as_str()?
+                    .to_string(),
+            )
+        })
+        .await;
+        assert_eq!(phase, "Pending", "{name}: no Node joins here");
+    }
+    sizes.sort();
+    assert_eq!(sizes, ["c1-medium-x86", "n1-medium-x86"]);
+
+    // Deletion in gardenlet's order: Worker (the machines freed), ControlPlane,
+    // Infrastructure (the node network freed); metal-api is back where it was.
+    for (plural, what) in [
+        ("workers", "the Worker"),
+        ("controlplanes", "the ControlPlane"),
+        ("infrastructures", "the Infrastructure"),
+    ] {
+        let object = format!("{ext}/{plural}/demo");
+        let r = kube.delete(&object).send().await.unwrap();
+        assert!(r.status().is_success(), "DELETE {object}: {}", r.status());
+        if plural == "workers" {
+            // What firewall-controller-manager would do once the firewall is gone (there is
+            // none here), as the README says: the FirewallDeployment's finalizer goes.
+            let firewall = format!(
+                "{url}/apis/firewall.metal-stack.io/v2/namespaces/{SHOOT_NS}/firewalldeployments/shoot-firewall"
+            );
+            eventually("the FirewallDeployment being deleted", 60, || async {
+                let fw = kube_get(&kube, &firewall).await?;
+                fw.pointer("/metadata/deletionTimestamp").map(drop)
+            })
+            .await;
+            let r = kube
+                .patch(&firewall)
+                .header("content-type", "application/merge-patch+json")
+                .body(r#"{"metadata":{"finalizers":null}}"#)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "PATCH {firewall}: {}", r.status());
+        }
+        eventually(&format!("{what} gone"), 120, || async {
+            kube_get(&kube, &object).await.is_none().then_some(())
+        })
+        .await;
+        if plural == "workers" {
+            let left = kube_get(&kube, &format!("{mcm}/machines")).await.unwrap();
+            assert_eq!(left["items"], serde_json::json!([]), "{left}");
+        }
+        if plural == "controlplanes" {
+            let left = kube_get(&kube, &managed).await.unwrap();
+            assert_eq!(left["items"], serde_json::json!([]), "{left}");
+        }
+    }
+    let after = metal_state(&metal).await;
+    assert_eq!(after, before, "metal-api as before the shoot");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(mesh.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(mesh.0.wait().unwrap().code(), Some(0));
+}

@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod cloudprofile;
 pub mod defaulter;
+pub mod extensions;
 pub mod field;
 pub mod ignition;
 pub mod mutation;

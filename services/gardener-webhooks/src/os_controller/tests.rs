@@ -649,7 +649,7 @@ async fn without_election_it_leads_until_shutdown() {
     let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
     let shutdown = mesh_runtime::ShutdownSignal::new();
-    let mut leading = super::leadership(&client, None, &shutdown);
+    let mut leading = crate::leading::leadership(&client, None, &shutdown, super::CONTROLLER);
     let lost = tokio::time::timeout(
         std::time::Duration::from_millis(200),
         leading.wait_for(|l| !*l),

@@ -1,4 +1,6 @@
-//! The Kubernetes side: MachineClasses read into checked classes, and the Machine controller.
+//! The Kubernetes side: MachineClasses read into checked classes, the Machine controller, and
+//! (with `--machine-deployments`) the MachineDeployment and MachineSet controllers.
 
 pub mod classes;
 pub mod controller;
+pub mod scaling;
