@@ -13,6 +13,7 @@ use kube::api::{
 use serde_json::{Value, json};
 
 use super::controlplane::managed_resource_resource;
+use super::infrastructure::{FIREWALL_DEPLOYMENT, firewall_deployment_resource};
 use super::{Shared, is_ours, now, resource};
 use crate::core::extensions::controlplane::{seed, shoot as shoot_resources, storage, values};
 use crate::core::extensions::health::{
@@ -24,8 +25,6 @@ use crate::leading::Stop;
 
 /// Upstream's health-check sync period.
 pub const PERIOD: Duration = Duration::from_secs(30);
-/// The FirewallDeployment the Worker controller keeps.
-const FIREWALL_DEPLOYMENT: &str = "shoot-firewall";
 
 /// Checks the health of every ControlPlane and Worker of type metal until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: Stop) {
@@ -208,13 +207,6 @@ async fn worker(shared: &Shared, namespace: &str, worker: &Value) -> Check {
         Err(kube::Error::Api(status)) if status.code == 404 => core::every_node_ready(worker, &[]),
         Err(error) => Check::error(&format!("listing machines: {error}")),
     }
-}
-
-fn firewall_deployment_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("firewall.metal-stack.io", "v2", "FirewallDeployment"),
-        "firewalldeployments",
-    )
 }
 
 fn machine_resource() -> ApiResource {

@@ -18,7 +18,7 @@ use crate::core::extensions::infrastructure::{self as core, NodeNetwork, Release
 use crate::core::extensions::operation::ExtError;
 
 /// The FirewallDeployment of a shoot (written by the Worker controller).
-pub const FIREWALL_DEPLOYMENT: &str = "shoot-firewall";
+pub use crate::core::extensions::worker::firewall::DEPLOYMENT_NAME as FIREWALL_DEPLOYMENT;
 /// firewall-controller-manager's maintenance annotation.
 const MAINTAIN_ANNOTATION: &str = "firewall.metal-stack.io/maintain";
 
