@@ -61,6 +61,18 @@ upgrades when present, generated when absent) is exercised too: a tiny fake Kube
 server on 127.0.0.1 serves discovery and the Secrets of a fake cluster by name (404 for the
 others), and the chart is rendered cluster-aware against it (helm_python.Config.render).
 
+values.schema.json: every key of values.yaml typed, the chart's own objects closed
+(additionalProperties: false), the free-form Kubernetes maps open; the defaults and the
+everything-enabled values validate (jsonschema and Helm), and a list of bad values (an unknown
+key at the top level and in every service section, a string for a bool or an integer, a bad enum)
+fails rendering and lint with an error naming the key. NOTES.txt renders for the defaults and
+with everything enabled and names each enabled service (Service, port, CA Secret, `kubectl get
+pods`; the webhook configurations; the MachineClass Secret keys). The `helm test` Pods
+(templates/tests/, tests.enabled) call /readyz of each service with a Service over https with its
+CA and are validated with kubernetes-validate. checkov (pinned in .ci/run; skipped when not
+installed outside CI, a failure in CI) scans the default and everything-enabled manifests: no HIGH
+or CRITICAL finding, every failed check justified in the README's table.
+
 Usage: check_chart.py [--chart DIR] [--kube-versions 1.31,1.32,1.33]
 Exit codes: 0 all checks passed, 1 a check failed, 77 the Python packages are missing.
 """
@@ -71,7 +83,9 @@ import argparse
 import base64
 import http.server
 import json
+import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -911,6 +925,26 @@ def render_error(chart: "helm.Chart", values: dict[str, Any]) -> str | None:
     return None
 
 
+SCHEMA_ERROR = "values don't meet the specifications of the schema"
+
+
+def schema_path(key: str) -> str:
+    """A values key as values.schema.json errors name it: a.b[0].c -> /a/b/0/c."""
+    return "/" + re.sub(r"\[(\d+)\]", r".\1", key).replace(".", "/")
+
+
+def fails_with(err: str | None, message: str) -> bool:
+    """A render failed with the template's `fail` message, or, where values.schema.json already
+    types the key (a type, an enum), with the schema's error naming the key the message starts
+    with (Helm checks the schema before any template runs)."""
+    if err is None:
+        return False
+    if message in err:
+        return True
+    m = re.match(r"^([A-Za-z][\w.\[\]]*) must", message)
+    return bool(m) and SCHEMA_ERROR in err and f"{schema_path(m.group(1))}'" in err
+
+
 def check_lb_rbac_common(docs: list[dict[str, Any]], mode: str) -> None:
     """ServiceAccount, bindings and the lease Role; the same in both modes."""
     sa = one(docs, "ServiceAccount", LB_NAME)
@@ -1296,7 +1330,7 @@ def check_lb_failures(chart: "helm.Chart") -> None:
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1745,7 +1779,7 @@ def check_rc_failures(chart: "helm.Chart") -> None:
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 def check_rc_docs() -> None:
@@ -2256,7 +2290,7 @@ def check_vm_failures(chart: "helm.Chart") -> None:
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 def check_vm_docs() -> None:
@@ -2541,7 +2575,7 @@ def check_gw_off(chart: "helm.Chart") -> None:
         message = "gardenerWebhooks.enabled is replaced by two switches: gardenerWebhooks.garden.enabled"
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"the old switch {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"the old switch {what}: rendering fails with {message!r}")
     C.check(render_error(chart, {"gardenerWebhooks": {"enabled": False}}) is None,
             "the old switch set to false: renders (nothing to migrate)")
 
@@ -2799,7 +2833,7 @@ def check_gw_os_controller(chart: "helm.Chart", chart_dir: pathlib.Path, kv: lis
     check_gw_lease_role(docs, "osController + garden")
 
     # Off (the default, and explicitly with other settings): nothing of the controller, settings unchecked.
-    for what, seed in [("default", True), ("enabled: false, other settings", {"osController": {"enabled": False, "ignitionVersion": "9", "workers": 0}})]:
+    for what, seed in [("default", True), ("enabled: false, other settings", {"osController": {"enabled": False, "ignitionVersion": "3.4.0", "workers": 0}})]:
         docs = docs_of(render(chart, gw_values(seed=seed)))
         c = gw_container(docs)
         C.check(c["args"] == gw_args("controlplane,seedprovider,shoot", seed=gw_seed_args(image)) and "env" not in c
@@ -2828,7 +2862,7 @@ def check_gw_os_controller(chart: "helm.Chart", chart_dir: pathlib.Path, kv: lis
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"gardener-webhooks {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"gardener-webhooks {what}: rendering fails with {message!r}")
 
 
 def gw_ext_args(image: str, workers: str = "5", images: list[str] | None = None, prefixes: list[str] | None = None,
@@ -3049,7 +3083,7 @@ def check_gw_extensions(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[s
         err = render_error(chart, values)
         if err is None or message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"gardener-webhooks seed.extensions {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"gardener-webhooks seed.extensions {what}: rendering fails with {message!r}")
 
 
 def check_gw_both(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
@@ -3121,7 +3155,7 @@ def check_gw_tls_modes(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[st
     message = "gardenerWebhooks.caBundle is required with gardenerWebhooks.tls.existingSecret (gw-own)"
     if err is not None and message not in err:
         print(f"        got: {err}")
-    C.check(err is not None and message in err and "--set-file gardenerWebhooks.caBundle=ca.crt" in (err or ""),
+    C.check(fails_with(err, message) and "--set-file gardenerWebhooks.caBundle=ca.crt" in (err or ""),
             f"[existingSecret] without caBundle: rendering fails with {message!r} and says how to give it")
     pem = some_ca_pem(chart)
     values = gw_values(garden=True, seed={"shootWebhookURL": "https://hook.example"}, tls={"existingSecret": "gw-own"},
@@ -3147,7 +3181,7 @@ def check_gw_tls_modes(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[st
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 def check_gw_defaults_env(chart: "helm.Chart", kv: list[str]) -> None:
@@ -3181,7 +3215,7 @@ def check_gw_defaults_env(chart: "helm.Chart", kv: list[str]) -> None:
         err = render_error(chart, gw_values(garden={"defaults": defaults}))
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"garden.defaults {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"garden.defaults {what}: rendering fails with {message!r}")
 
 
 def check_gw_failures(chart: "helm.Chart") -> None:
@@ -3209,7 +3243,7 @@ def check_gw_failures(chart: "helm.Chart") -> None:
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"gardener-webhooks {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"gardener-webhooks {what}: rendering fails with {message!r}")
 
 
 def check_gw_docs() -> None:
@@ -3662,7 +3696,7 @@ def check_ml_failures(chart: "helm.Chart") -> None:
         err = render_error(chart, values)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"machine-lifecycle {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"machine-lifecycle {what}: rendering fails with {message!r}")
 
 
 def check_ml_docs() -> None:
@@ -3834,7 +3868,7 @@ def check_tls_self_signed(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list
         err = render_error(chart, vals)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 def check_tls_existing(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
@@ -3915,7 +3949,7 @@ def check_tls_cert_manager(chart: "helm.Chart", chart_dir: pathlib.Path, kv: lis
         err = render_error(chart, vals)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 def check_tls_client_ca(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
@@ -3956,7 +3990,7 @@ def check_auth_flags(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]
         err = render_error(chart, v)
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"{what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
 
 
 def check_service_accounts(chart: "helm.Chart") -> None:
@@ -4069,7 +4103,7 @@ def check_rbac_bindings(chart: "helm.Chart", kv: list[str]) -> None:
         err = render_error(chart, all_services(rbac={"bindings": b}))
         if err is not None and message not in err:
             print(f"        got: {err}")
-        C.check(err is not None and message in err, f"rbac.bindings {what}: rendering fails with {message!r}")
+        C.check(fails_with(err, message), f"rbac.bindings {what}: rendering fails with {message!r}")
 
 
 def check_network_policies(chart: "helm.Chart", kv: list[str]) -> None:
@@ -4368,6 +4402,297 @@ def check_lookup(chart: "helm.Chart") -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# values.schema.json, NOTES.txt, `helm test` hooks, checkov
+
+TEST_IMAGE = {"repository": "curlimages/curl", "tag": "8.11.1"}
+# component -> (values key of its Service port, default port); volume-manager has no Service.
+TESTED = {"metal-api": ("metalApi", ["service", "port"], 8080), "lb-allocator": ("lbAllocator", ["service", "port"], 8080),
+          "rule-compiler": ("ruleCompiler", ["port"], 8084), "gardener-webhooks": ("gardenerWebhooks", ["service", "port"], 443),
+          "machine-lifecycle": ("machineLifecycle", ["service", "port"], 8080)}
+
+
+def everything(**over: Any) -> dict[str, Any]:
+    """Every service on, plus the `helm test` Pods."""
+    return all_services(**deep_merge({"tests": {"enabled": True, "image": dict(TEST_IMAGE)}}, over))
+
+
+def schema_walk(schema: dict[str, Any], values: Any, path: str, out: list[str]) -> None:
+    """Keys of values (recursively, through the maps the schema closes) missing from the schema."""
+    if not isinstance(values, dict) or "properties" not in schema:
+        return
+    for k, v in values.items():
+        sub = schema["properties"].get(k)
+        if sub is None:
+            out.append(f"{path}.{k}".lstrip("."))
+        else:
+            schema_walk(sub, v, f"{path}.{k}", out)
+
+
+def closed_objects(schema: dict[str, Any], path: str = "") -> list[tuple[str, bool]]:
+    """(path, additionalProperties is false) of every object with properties."""
+    out = []
+    if "properties" in schema:
+        out.append((path or "(top level)", schema.get("additionalProperties") is False))
+        for k, v in schema["properties"].items():
+            out += closed_objects(v, f"{path}.{k}".lstrip("."))
+    return out
+
+
+def check_schema(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    schema_file = chart_dir / "values.schema.json"
+    C.check(schema_file.is_file(), "values.schema.json exists")
+    schema = json.loads(schema_file.read_text())
+    values = yaml.safe_load((chart_dir / "values.yaml").read_text())
+    C.check(schema.get("$schema") == "http://json-schema.org/draft-07/schema#", "values.schema.json is JSON Schema draft-07")
+    missing: list[str] = []
+    schema_walk(schema, values, "", missing)
+    C.check(not missing, f"every key of values.yaml is in the schema (missing: {missing})")
+    objs = closed_objects(schema)
+    open_ = [p for p, closed in objs if not closed]
+    C.check(not open_, f"all {len(objs)} objects the chart owns have additionalProperties: false (open: {open_})")
+    for key in ["metalApi", "lbAllocator", "ruleCompiler", "volumeManager", "gardenerWebhooks", "machineLifecycle", "tests"]:
+        C.check(schema["properties"][key].get("additionalProperties") is False, f"schema: {key} is closed")
+    # The free-form Kubernetes maps stay open, with the right type.
+    free = {"commonLabels": "object", "metalApi.podLabels": "object", "metalApi.podAnnotations": "object",
+            "metalApi.nodeSelector": "object", "metalApi.affinity": "object", "metalApi.tolerations": "array",
+            "metalApi.resources": "object", "metalApi.extraEnv": "array", "lbAllocator.extraArgs": "array",
+            "machineLifecycle.extraContainers": "array", "metalApi.service.annotations": "object",
+            "networkPolicy.from": "array", "gardenerWebhooks.garden.defaults": "object"}
+    for key, typ in free.items():
+        node = schema
+        for part in key.split("."):
+            node = node["properties"][part]
+        types = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        C.check(typ in types and "properties" not in node and node.get("additionalProperties", True) is not False,
+                f"schema: {key} stays open ({typ})")
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover
+        jsonschema = None
+    if jsonschema is not None:
+        errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(values)]
+        C.check(not errors, f"the default values.yaml validates against the schema (jsonschema {errors[:3]})")
+        errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(deep_merge(values, everything()))]
+        C.check(not errors, f"everything-enabled values validate against the schema (jsonschema {errors[:3]})")
+    C.check(render_error(chart, {}) is None, "default values: render (helm template) passes the schema")
+    C.check(render_error(chart, everything()) is None, "everything enabled (and tests): render passes the schema")
+    lint(chart_dir, everything(), "everything enabled, tests", kv[:1])
+
+    # (values, the key path the error must name, what)
+    bad: list[tuple[dict[str, Any], str, str]] = [
+        ({"metalAPI": {"enabled": True}}, "", "an unknown top-level key metalAPI: additional properties 'metalAPI'"),
+        ({"image": {"repo": "x"}}, "/image", "unknown key image.repo"),
+        ({"tls": {"certmanager": True}}, "/tls", "unknown key tls.certmanager"),
+        ({"auth": {"cacheTTL": "2m"}}, "/auth", "unknown key auth.cacheTTL"),
+        ({"rbac": {"accessRole": True}}, "/rbac", "unknown key rbac.accessRole"),
+        ({"networkPolicy": {"enable": True}}, "/networkPolicy", "unknown key networkPolicy.enable"),
+        ({"metalApi": {"replicas": 2}}, "/metalApi", "unknown key metalApi.replicas (single writer, on purpose)"),
+        ({"metalApi": {"persistence": {"sizeGi": 1}}}, "/metalApi/persistence", "unknown nested key metalApi.persistence.sizeGi"),
+        ({"lbAllocator": {"projectID": "p"}}, "/lbAllocator", "unknown key lbAllocator.projectID"),
+        ({"lbAllocator": {"metalApi": {"auth": {"hmacKey": "k"}}}}, "/lbAllocator/metalApi/auth", "unknown nested key lbAllocator.metalApi.auth.hmacKey"),
+        ({"ruleCompiler": {"hostNet": True}}, "/ruleCompiler", "unknown key ruleCompiler.hostNet"),
+        ({"volumeManager": {"vgname": "x"}}, "/volumeManager", "unknown key volumeManager.vgname"),
+        ({"volumeManager": {"sidecars": {"attacher": {}}}}, "/volumeManager/sidecars", "unknown nested key volumeManager.sidecars.attacher"),
+        ({"gardenerWebhooks": {"replica": 3}}, "/gardenerWebhooks", "unknown key gardenerWebhooks.replica"),
+        ({"gardenerWebhooks": {"seed": {"osController": {"worker": 3}}}}, "/gardenerWebhooks/seed/osController",
+         "unknown nested key gardenerWebhooks.seed.osController.worker"),
+        ({"machineLifecycle": {"nameSpace": "x"}}, "/machineLifecycle", "unknown key machineLifecycle.nameSpace"),
+        ({"tests": {"image": {"name": "curl"}}}, "/tests/image", "unknown key tests.image.name"),
+        ({"metalApi": {"enabled": "yes"}}, "/metalApi/enabled", "a string where a bool goes: metalApi.enabled"),
+        ({"metrics": {"open": "true"}}, "/metrics/open", "a string where a bool goes: metrics.open"),
+        ({"lbAllocator": {"replicas": "two"}}, "/lbAllocator/replicas", "a string where an integer goes: lbAllocator.replicas"),
+        ({"metalApi": {"service": {"port": "8080"}}}, "/metalApi/service/port", "a string where an integer goes: metalApi.service.port"),
+        ({"tls": {"validityDays": "ten"}}, "/tls/validityDays", "a string where an integer goes: tls.validityDays"),
+        ({"volumeManager": {"devices": {"a": 1}}}, "/volumeManager/devices", "a map where a list goes: volumeManager.devices"),
+        ({"metalApi": {"podLabels": ["a"]}}, "/metalApi/podLabels", "a list where a map goes: metalApi.podLabels"),
+        ({"lbAllocator": {"logFormat": "xml"}}, "/lbAllocator/logFormat", "a bad enum: lbAllocator.logFormat xml"),
+        ({"machineLifecycle": {"logFormat": "JSON"}}, "/machineLifecycle/logFormat", "a bad enum: machineLifecycle.logFormat JSON"),
+        ({"gardenerWebhooks": {"seed": {"osController": {"ignitionVersion": "3.3.0"}}}}, "/gardenerWebhooks/seed/osController/ignitionVersion",
+         "a bad enum: gardenerWebhooks.seed.osController.ignitionVersion 3.3.0"),
+        ({"gardenerWebhooks": {"seed": {"shootWebhookFailurePolicy": "Retry"}}}, "/gardenerWebhooks/seed/shootWebhookFailurePolicy",
+         "a bad enum: gardenerWebhooks.seed.shootWebhookFailurePolicy Retry"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "a bad enum: image.pullPolicy Sometimes"),
+        ({"volumeManager": {"defaultType": "raid5"}}, "/volumeManager/defaultType", "a bad enum: volumeManager.defaultType raid5"),
+        ({"metalApi": {"service": {"type": "External"}}}, "/metalApi/service/type", "a bad enum: metalApi.service.type External"),
+    ]
+    for values_, path, what in bad:
+        err = render_error(chart, values_)
+        m = re.search(r"key (\S+?):?(?: |$)", what)
+        leaf = m.group(1).split(".")[-1] if "unknown" in what and m else None
+        named = err is not None and SCHEMA_ERROR in err and f"at '{path}'" in err and (leaf is None or f"'{leaf}'" in err)
+        if not named:
+            print(f"        got: {err}")
+        where = path or "the top level ''"
+        C.check(named, f"schema rejects {what}: the error names {where}{' and ' + repr(leaf) if leaf else ''}")
+    # helm lint reports it too (the same values, as `helm lint -f bad.yaml`).
+    report = helm.lint(chart_dir, {"metalApi": {"enabled": "yes"}, "bogus": 1}, strict=True, namespace=NAMESPACE, kube_version=f"v{kv[0]}.0")
+    text = json.dumps(report)
+    C.check(("/metalApi/enabled" in text and "bogus" in text),
+            "helm lint with a wrong type and an unknown key: reports both (schema)")
+
+
+def notes(chart: "helm.Chart", values: dict[str, Any]) -> str:
+    return render(chart, values)["metal-mesh/templates/NOTES.txt"]
+
+
+def check_notes(chart: "helm.Chart") -> None:
+    intro = {"metal-api": "metal-api is served by the StatefulSet", "lb-allocator": "lb-allocator (replaces metal-ccm)",
+             "rule-compiler": "rule-compiler (replaces firewall-controller)", "volume-manager": "volume-manager (replaces csi-driver-lvm)",
+             "gardener-webhooks": "gardener-webhooks (replaces", "machine-lifecycle": "machine-lifecycle (replaces"}
+    for label, values, on in [("defaults", {}, {"metal-api"}), ("everything enabled", everything(), set(intro))]:
+        text = notes(chart, values)
+        C.check(bool(text.strip()), f"NOTES ({label}): render without error")
+        for comp, head in intro.items():
+            if comp in on:
+                C.check(head in text and SERVICE_NAMES[comp] in text, f"NOTES ({label}): mentions {comp} ({SERVICE_NAMES[comp]})")
+                C.check(f"kubectl -n {NAMESPACE} get pods -l " in text and f"app.kubernetes.io/component={comp}" in text,
+                        f"NOTES ({label}): `kubectl -n {NAMESPACE} get pods` for {comp}")
+                C.check(f"{SERVICE_NAMES[comp]}-tls" in text, f"NOTES ({label}): where {comp}'s CA is (Secret {SERVICE_NAMES[comp]}-tls, ca.crt)")
+                if comp in TESTED:
+                    key, port_path, port = TESTED[comp]
+                    C.check(f"Service {SERVICE_NAMES[comp]}" in text and f"port {port}" in text,
+                            f"NOTES ({label}): {comp}'s Service and port {port}")
+            else:
+                C.check(head not in text, f"NOTES ({label}): nothing about the disabled {comp}")
+    text = notes(chart, everything())
+    C.check("kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations" in text and "installed the webhook configurations" in text,
+            "NOTES (everything): the webhook configurations were installed, how to list them")
+    C.check("shootWebhookURL" in text, "NOTES (everything): what to do for the shoots (shootWebhookURL)")
+    text = notes(chart, everything(gardenerWebhooks={"seed": {"shootWebhookURL": f"https://{GW_NAME}.{NAMESPACE}.svc:443"}}))
+    C.check("apply it in the shoots" in text and "kubectl --kubeconfig <shoot kubeconfig> apply -l metal-mesh/webhook-target=shoot" in text,
+            "NOTES (shootWebhookURL): what to copy into the shoots")
+    text = notes(chart, everything())
+    C.check(all(k in text for k in ("metalAPIURL", "metalAPIHMac", "metalAPIKey")) and "create secret generic" in text,
+            "NOTES (everything): the MachineClass Secret keys metalAPIURL, metalAPIHMac / metalAPIKey")
+    C.check("The HMAC keys (view-key, edit-key, admin-key) are in the Secret" in notes(chart, {}),
+            "NOTES (defaults): where metal-api's HMAC keys are")
+    C.check(f"helm test {RELEASE} -n {NAMESPACE}" in text, "NOTES (tests on): how to run helm test")
+    C.check("tests.enabled=true" in notes(chart, {}), "NOTES (defaults): how to switch helm test on")
+    for label, values in [("certManager", everything(tls={"certManager": True, "issuerRef": {"name": "ca"}})),
+                          ("existingSecret", everything(metalApi={"tls": {"existingSecret": "my-api-tls"}}))]:
+        C.check(render_error(chart, values) is None and bool(notes(chart, values).strip()), f"NOTES ({label}): render without error")
+
+
+def test_pods(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == "Pod"]
+
+
+def check_test_hooks(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]) -> None:
+    C.check(not test_pods(docs_of(render(chart, {}))), "defaults (tests.enabled false): no test Pod")
+    C.check(not test_pods(docs_of(render(chart, all_services()))), "every service on, tests off: no test Pod")
+    docs = docs_of(render(chart, everything()))
+    pods = test_pods(docs)
+    C.check(sorted(p["metadata"]["name"] for p in pods) == sorted(f"{SERVICE_NAMES[c]}-test" for c in TESTED),
+            f"everything enabled: one test Pod per service with a Service ({', '.join(TESTED)}; none for volume-manager)")
+    for comp, (key, _, port) in TESTED.items():
+        pod = one(pods, "Pod", f"{SERVICE_NAMES[comp]}-test")
+        ann = pod["metadata"].get("annotations", {})
+        C.check(ann.get("helm.sh/hook") == "test" and "hook-succeeded" in ann.get("helm.sh/hook-delete-policy", ""),
+                f"{comp} test Pod: annotation helm.sh/hook: test, deleted on success")
+        spec = pod["spec"]
+        c = spec["containers"][0]
+        url = f"https://{SERVICE_NAMES[comp]}.{NAMESPACE}.svc:{port}/readyz"
+        C.check(c["image"] == "curlimages/curl:8.11.1" and c["command"][0] == "curl" and c["command"][-1] == url
+                and has_sublist(c["command"], ["--cacert", "/etc/metal-mesh/ca/ca.crt"]) and "--fail" in c["command"]
+                and "-k" not in c["command"] and "--insecure" not in c["command"],
+                f"{comp} test Pod: curl --fail --cacert <CA> {url} (tests.image)")
+        vol = {v["name"]: v for v in spec["volumes"]}["ca"]["secret"]
+        C.check(vol == {"secretName": f"{SERVICE_NAMES[comp]}-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+                and c["volumeMounts"] == [{"name": "ca", "mountPath": "/etc/metal-mesh/ca", "readOnly": True}],
+                f"{comp} test Pod: trusts ca.crt of the Secret {SERVICE_NAMES[comp]}-tls")
+        svc = one(docs, "Service", SERVICE_NAMES[comp])
+        C.check([p["port"] for p in svc["spec"]["ports"] if p["name"] == "https"] == [port], f"{comp} test Pod: calls the rendered Service's https port {port}")
+        C.check(spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+                and c["securityContext"]["readOnlyRootFilesystem"] and c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+                and spec["securityContext"]["runAsNonRoot"] and "limits" in c["resources"],
+                f"{comp} test Pod: restartPolicy Never, no token, non-root, read-only root, no capabilities, limits")
+        np_ = one(docs, "NetworkPolicy", f"{SERVICE_NAMES[comp]}-test")
+        C.check(np_["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == f"{comp}-test"
+                and np_["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in np_["spec"]
+                and np_["metadata"]["annotations"].get("helm.sh/hook") == "test",
+                f"{comp} test Pod: a NetworkPolicy (hook test) denies all ingress to it")
+        sel = svc["spec"]["selector"]
+        C.check(any(pod["metadata"]["labels"].get(k) != v for k, v in sel.items()), f"{comp} test Pod: not selected by the service's own Service")
+    validate([d for d in docs if d["kind"] in ("Pod", "NetworkPolicy") and "-test" in d["metadata"]["name"]], "helm test Pods", kv)
+    # Other ports, digests, existing Secret, cert-manager, networkPolicy off.
+    docs = docs_of(render(chart, everything(metalApi={"service": {"port": 9000}, "tls": {"existingSecret": "my-api-tls"}},
+                                            tests={"image": {"digest": "sha256:" + "a" * 64}}, networkPolicy={"enabled": False})))
+    pod = one(test_pods(docs), "Pod", f"{API_NAME}-test")
+    c = pod["spec"]["containers"][0]
+    C.check(c["command"][-1] == f"https://{API_NAME}.{NAMESPACE}.svc:9000/readyz" and c["image"] == "curlimages/curl@sha256:" + "a" * 64
+            and pod["spec"]["volumes"][0]["secret"]["secretName"] == "my-api-tls",
+            "metal-api port 9000, existingSecret my-api-tls, tests.image.digest: followed by the test Pod")
+    C.check(not [d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("-test")],
+            "networkPolicy.enabled false: no test NetworkPolicy")
+    docs = docs_of(render(chart, everything(tls={"certManager": True, "issuerRef": {"name": "ca"}})))
+    C.check(one(test_pods(docs), "Pod", f"{GW_NAME}-test")["spec"]["volumes"][0]["secret"]["secretName"] == f"{GW_NAME}-cert-manager-tls",
+            "certManager: the test Pods trust the cert-manager Secret's ca.crt")
+    validate([d for d in docs if d["kind"] == "Pod"], "helm test Pods, cert-manager", kv[:1])
+    for values, message, what in [
+        ({"tests": {"enabled": True}}, "tests.image.repository is required with tests.enabled=true", "tests on without an image"),
+        ({"tests": {"enabled": True, "image": {"repository": "curlimages/curl"}}}, "tests.image.tag (or tests.image.digest) is required",
+         "tests on without a tag or digest"),
+    ]:
+        err = render_error(chart, values)
+        C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")
+
+
+# checkov: the README's table of justified check ids.
+CHECKOV_VERSION = "3.3.30"
+CHECKOV_BAD_SEVERITIES = {"HIGH", "CRITICAL"}
+
+
+def checkov_justified() -> dict[str, str]:
+    text = (ROOT / "helm" / "metal-mesh" / "README.md").read_text()
+    sec = text.split("## Security scan (checkov)", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| (CKV2?_K8S_\d+) \| [^|]+ \| ([^|]+) \|$", sec, re.M)}
+
+
+def check_checkov(chart: "helm.Chart") -> None:
+    try:
+        import checkov.version
+    except ImportError:
+        if os.environ.get("CI", "") not in ("", "0", "false"):  # as integration/tests/helm_chart.rs
+            C.check(False, f"checkov importable in CI (pip install checkov=={CHECKOV_VERSION}, see .ci/run)")
+        else:
+            print(f"  SKIP  checkov is not installed (pip install checkov=={CHECKOV_VERSION}); the scan runs in CI")
+        return
+    C.check(checkov.version.version == CHECKOV_VERSION, f"checkov {checkov.version.version} (pinned {CHECKOV_VERSION})")
+    justified = checkov_justified()
+    C.check(len(justified) >= 10 and all(len(w.strip()) > 20 for w in justified.values()),
+            f"README: {len(justified)} checkov check ids, each with a reason")
+    seen: set[str] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, values in [("defaults", {}), ("everything enabled, tests", everything())]:
+            rendered = render(chart, values)
+            f = pathlib.Path(tmp) / "manifests.yaml"
+            f.write_text("\n---\n".join(t for k, t in sorted(rendered.items()) if not k.endswith("NOTES.txt") and t.strip()))
+            proc = subprocess.run([sys.executable, "-m", "checkov.main", "-f", str(f), "--framework", "kubernetes",
+                                   "--skip-download", "--quiet", "-o", "json"], capture_output=True, text=True, timeout=600)
+            try:
+                out = json.loads(proc.stdout)
+            except json.JSONDecodeError:
+                C.check(False, f"checkov ({label}): JSON output (rc {proc.returncode}: {proc.stderr[-500:]})")
+                continue
+            out = out[0] if isinstance(out, list) else out
+            summary = out.get("summary", {})
+            failed = out.get("results", {}).get("failed_checks", [])
+            C.check(summary.get("parsing_errors") == 0 and summary.get("passed", 0) > 0,
+                    f"checkov ({label}): scanned {summary.get('resource_count')} objects, {summary.get('passed')} checks passed, "
+                    f"{summary.get('failed')} failed")
+            high = [f"{x['check_id']} {x['resource']}" for x in failed if str(x.get("severity") or "").upper() in CHECKOV_BAD_SEVERITIES]
+            C.check(not high, f"checkov ({label}): no HIGH or CRITICAL finding {high}")
+            unjustified = sorted({f"{x['check_id']} ({x['check_name']}) {x['resource']}" for x in failed if x["check_id"] not in justified})
+            for u in unjustified:
+                print(f"        checkov: {u}")
+            C.check(not unjustified, f"checkov ({label}): every failed check is justified in the README table "
+                                     f"({len({x['check_id'] for x in failed})} ids: {', '.join(sorted({x['check_id'] for x in failed}))})")
+            seen |= {x["check_id"] for x in failed}
+    stale = sorted(set(justified) - seen)
+    C.check(not stale, f"README's checkov table has no stale row (ids no longer found: {stale})")
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main() -> int:
@@ -4446,6 +4771,10 @@ def main() -> int:
         C.section("docs: TLS, auth and access (README, NOTES, systemd doc, values)", lambda: check_tls_docs(chart))
         C.section("render_chart.py: one JSON array", lambda: check_render_script(chart))
         C.section("lookup keeps generated keys and certificates (fake API server)", lambda: check_lookup(chart))
+        C.section("values.schema.json: typed, closed, defaults valid, bad values named", lambda: check_schema(chart, chart_dir, kv))
+        C.section("NOTES.txt: per enabled service", lambda: check_notes(chart))
+        C.section("helm test hooks: /readyz of every service over its Service", lambda: check_test_hooks(chart, chart_dir, kv))
+        C.section(f"checkov {CHECKOV_VERSION}: default and everything-enabled manifests", lambda: check_checkov(chart))
 
     print(f"chart: {C.passed} passed, {C.failed} failed")
     return 0 if C.failed == 0 else 1

@@ -1,6 +1,7 @@
 //! The real kubectl against `kube-testserver --listen … --crd <our CWNP CRD>`: create, get (by
 //! short name and label selector), delete, a raw `?watch=1` stream, and a CWNP with a
-//! non-integer port refused by the CRD schema.
+//! non-integer port refused by the CRD schema; and kubectl's typed `create` commands, which
+//! speak protobuf.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -276,4 +277,205 @@ async fn kubectl_creates_gets_watches_and_deletes() {
         .map(|t| (t.to_string(), "allow-dns".to_string()))
         .collect();
     assert_eq!(seen, expected);
+}
+
+/// kubectl's typed `create` commands (namespace, secret, configmap, serviceaccount, service,
+/// rolebinding) send protobuf bodies and ask for protobuf answers; `label` and `delete` then work
+/// on what they created, and everything reads back as JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_typed_commands_speak_protobuf() {
+    let Some(bin) = kubectl_path() else { return };
+    let server = KubeTestServer::start(&[], &[]);
+    let kubectl = Kubectl::new(bin, &server.url());
+    let json = |args: &[&str]| -> Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&kubectl.ok(&all, None)).unwrap()
+    };
+
+    assert!(
+        kubectl
+            .ok(&["create", "namespace", "proto"], None)
+            .contains("namespace/proto created")
+    );
+    assert!(
+        kubectl
+            .ok(
+                &[
+                    "create",
+                    "secret",
+                    "generic",
+                    "creds",
+                    "-n",
+                    "proto",
+                    "--from-literal=user=admin",
+                    "--from-literal=password=s3cr3t",
+                ],
+                None,
+            )
+            .contains("secret/creds created")
+    );
+    assert!(
+        kubectl
+            .ok(
+                &[
+                    "create",
+                    "configmap",
+                    "settings",
+                    "-n",
+                    "proto",
+                    "--from-literal=mode=fast",
+                ],
+                None,
+            )
+            .contains("configmap/settings created")
+    );
+    assert!(
+        kubectl
+            .ok(&["create", "serviceaccount", "robot", "-n", "proto"], None)
+            .contains("serviceaccount/robot created")
+    );
+
+    assert!(
+        kubectl
+            .ok(
+                &[
+                    "create",
+                    "service",
+                    "clusterip",
+                    "web",
+                    "-n",
+                    "proto",
+                    "--tcp=443:https"
+                ],
+                None,
+            )
+            .contains("service/web created")
+    );
+    assert!(
+        kubectl
+            .ok(
+                &[
+                    "create",
+                    "rolebinding",
+                    "robot-view",
+                    "-n",
+                    "proto",
+                    "--clusterrole=view",
+                    "--serviceaccount=proto:robot",
+                ],
+                None,
+            )
+            .contains("rolebinding.rbac.authorization.k8s.io/robot-view created")
+    );
+    let svc = json(&["service", "web", "-n", "proto"]);
+    assert_eq!(
+        svc["spec"]["ports"],
+        serde_json::json!([{"name": "443-https", "port": 443, "protocol": "TCP", "targetPort": "https"}])
+    );
+    assert_eq!(svc["spec"]["selector"], serde_json::json!({"app": "web"}));
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.96.")
+    );
+    let binding = json(&["rolebinding", "robot-view", "-n", "proto"]);
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "robot", "namespace": "proto"}])
+    );
+    assert_eq!(
+        binding["roleRef"],
+        serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"})
+    );
+
+    let ns = json(&["namespace", "proto"]);
+    assert_eq!(ns["kind"], "Namespace");
+    assert_eq!(ns["metadata"]["name"], "proto");
+    assert_eq!(ns["status"]["phase"], "Active");
+    let secret = json(&["secret", "creds", "-n", "proto"]);
+    assert_eq!(
+        secret["data"],
+        serde_json::json!({"user": "YWRtaW4=", "password": "czNjcjN0"})
+    );
+    assert_eq!(secret["metadata"]["namespace"], "proto");
+    let cm = json(&["configmap", "settings", "-n", "proto"]);
+    assert_eq!(cm["data"], serde_json::json!({"mode": "fast"}));
+    let sa = json(&["serviceaccount", "robot", "-n", "proto"]);
+    assert_eq!(sa["kind"], "ServiceAccount");
+    assert_eq!(sa["metadata"]["name"], "robot");
+
+    // What kubectl sent is what a JSON client reads.
+    let raw: Value = integration::http_client()
+        .get(format!(
+            "{}/api/v1/namespaces/proto/secrets/creds",
+            server.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["data"], secret["data"]);
+
+    // Typed commands again, now failing: the protobuf Status reaches kubectl intact.
+    let again = kubectl.run(&["create", "configmap", "settings", "-n", "proto"], None);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("configmaps \"settings\" already exists"),
+        "{stderr}"
+    );
+
+    kubectl.ok(&["label", "namespace", "proto", "team=net"], None);
+    kubectl.ok(
+        &["label", "secret", "creds", "-n", "proto", "tier=db"],
+        None,
+    );
+    kubectl.ok(
+        &["label", "configmap", "settings", "-n", "proto", "tier=app"],
+        None,
+    );
+    kubectl.ok(&["label", "sa", "robot", "-n", "proto", "tier=bot"], None);
+    assert_eq!(
+        json(&["namespace", "proto"])["metadata"]["labels"]["team"],
+        "net"
+    );
+    let labelled = json(&["secret", "creds", "-n", "proto"]);
+    assert_eq!(labelled["metadata"]["labels"]["tier"], "db");
+    assert_eq!(labelled["data"], secret["data"]);
+    assert_eq!(
+        json(&["configmap", "settings", "-n", "proto"])["metadata"]["labels"]["tier"],
+        "app"
+    );
+    assert_eq!(
+        json(&["sa", "robot", "-n", "proto"])["metadata"]["labels"]["tier"],
+        "bot"
+    );
+
+    assert!(
+        kubectl
+            .ok(&["delete", "secret", "creds", "-n", "proto"], None)
+            .contains("secret \"creds\" deleted")
+    );
+    assert!(
+        kubectl
+            .ok(&["delete", "configmap", "settings", "-n", "proto"], None)
+            .contains("configmap \"settings\" deleted")
+    );
+    assert!(
+        kubectl
+            .ok(&["delete", "serviceaccount", "robot", "-n", "proto"], None)
+            .contains("serviceaccount \"robot\" deleted")
+    );
+    assert!(
+        kubectl
+            .ok(&["delete", "namespace", "proto"], None)
+            .contains("namespace \"proto\" deleted")
+    );
+    let gone = kubectl.run(&["get", "namespace", "proto"], None);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"));
 }

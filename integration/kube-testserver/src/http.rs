@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::Shared;
 use crate::kinds::Kind;
 use crate::openapi;
+use crate::protobuf::{self, Format};
 use crate::reviews::{self, Review, ReviewFault};
 use crate::selectors::{FieldSelector, LabelSelector, extra_fields};
 use crate::status::{ApiError, ApiResult};
@@ -49,6 +50,37 @@ fn error_response(err: &ApiError) -> HttpResponse {
         StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         &err.to_status(),
     )
+}
+
+/// A Status in the negotiated format.
+fn error_response_as(err: &ApiError, format: Format) -> HttpResponse {
+    match format {
+        Format::Json => error_response(err),
+        Format::Protobuf => HttpResponse::build(
+            StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        )
+        .content_type(protobuf::PROTOBUF)
+        .body(protobuf::encode_status(&err.to_status())),
+    }
+}
+
+/// An object (or a list, with `list`) of `kind` in the negotiated format; JSON when the kind
+/// has no protobuf message here.
+fn object_response(
+    code: StatusCode,
+    body: &Value,
+    kind: &Kind,
+    list: bool,
+    format: Format,
+) -> HttpResponse {
+    if format == Format::Protobuf
+        && let Some(bytes) = protobuf::encode_object(kind, body, list)
+    {
+        return HttpResponse::build(code)
+            .content_type(protobuf::PROTOBUF)
+            .body(bytes);
+    }
+    json_response(code, body)
 }
 
 async fn ok() -> HttpResponse {
@@ -340,9 +372,11 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
         Some((_, false)) => return error_response(&ApiError::no_route(req.path())),
         None => {}
     }
-    match handle(&req, body, shared.into_inner()) {
+    // Errors are Statuses in the format the kind's answers would have had.
+    let mut format = Format::Json;
+    match handle(&req, body, shared.into_inner(), &mut format) {
         Ok(response) => response,
-        Err(err) => error_response(&err),
+        Err(err) => error_response_as(&err, format),
     }
 }
 
@@ -357,7 +391,12 @@ fn truthy(value: Option<&String>) -> bool {
     matches!(value.map(String::as_str), Some("1" | "true" | "True"))
 }
 
-fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<HttpResponse> {
+fn handle(
+    req: &HttpRequest,
+    body: Bytes,
+    shared: Arc<Shared>,
+    format: &mut Format,
+) -> ApiResult<HttpResponse> {
     let path = req.path();
     let target = parse_path(path).ok_or_else(|| ApiError::no_route(path))?;
     let q = query(req)?;
@@ -414,6 +453,10 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let as_table = accept.contains("as=Table");
+    // Protobuf for the built-in kinds that have a message, when the client prefers it; custom
+    // resources answer JSON, as upstream.
+    *format = protobuf::negotiate(accept, protobuf::supports(&kind));
+    let format = *format;
     let include = IncludeObject::parse(q.get("includeObject").map(String::as_str));
 
     match (req.method().clone(), target.name) {
@@ -465,7 +508,7 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
                 let table = table::render(&kind, &items, list["metadata"].clone(), include);
                 return Ok(json_response(StatusCode::OK, &table));
             }
-            Ok(json_response(StatusCode::OK, &list))
+            Ok(object_response(StatusCode::OK, &list, &kind, true, format))
         }
         (Method::GET, Some(name)) => {
             let object = store.get(&kind, ns, name)?;
@@ -476,7 +519,13 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
                     &table::render(&kind, &[object], meta, include),
                 ));
             }
-            Ok(json_response(StatusCode::OK, &object))
+            Ok(object_response(
+                StatusCode::OK,
+                &object,
+                &kind,
+                false,
+                format,
+            ))
         }
         (Method::POST, None) => {
             if kind.namespaced && target.namespace.is_none() {
@@ -484,22 +533,47 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
                     "create a namespaced object under /namespaces/<namespace>/",
                 ));
             }
-            let object = store.create(&kind, ns, parse_body(req, &body)?, opts)?;
-            Ok(json_response(StatusCode::CREATED, &object))
+            let object = store.create(&kind, ns, parse_object(req, &body, &kind)?, opts)?;
+            Ok(object_response(
+                StatusCode::CREATED,
+                &object,
+                &kind,
+                false,
+                format,
+            ))
         }
         (Method::PUT, Some(name)) => {
-            let object = store.update(&kind, ns, name, parse_body(req, &body)?, sub, opts)?;
-            Ok(json_response(StatusCode::OK, &object))
+            let object =
+                store.update(&kind, ns, name, parse_object(req, &body, &kind)?, sub, opts)?;
+            Ok(object_response(
+                StatusCode::OK,
+                &object,
+                &kind,
+                false,
+                format,
+            ))
         }
         (Method::PATCH, Some(name)) => {
             let patch = parse_patch(req, &body)?;
             let object = store.patch(&kind, ns, name, patch, sub, opts)?;
-            Ok(json_response(StatusCode::OK, &object))
+            Ok(object_response(
+                StatusCode::OK,
+                &object,
+                &kind,
+                false,
+                format,
+            ))
         }
         (Method::DELETE, Some(name)) => {
-            let delete = delete_options(&q, &body)?;
+            let delete = delete_options(req, &q, &body)?;
             let object = store.delete(&kind, ns, name, &delete)?;
-            Ok(json_response(StatusCode::OK, &object))
+            Ok(object_response(
+                StatusCode::OK,
+                &object,
+                &kind,
+                false,
+                format,
+            ))
         }
         (Method::DELETE, None) => {
             // deletecollection: every selected object, one by one.
@@ -512,7 +586,7 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
                 ..ListOptions::default()
             };
             let mut list = store.list(&kind, target.namespace, &list_opts)?;
-            let delete = delete_options(&q, &body)?;
+            let delete = delete_options(req, &q, &body)?;
             let mut deleted = Vec::new();
             for item in list["items"].as_array().cloned().unwrap_or_default() {
                 let item_ns = item["metadata"]["namespace"].as_str().unwrap_or("");
@@ -521,7 +595,7 @@ fn handle(req: &HttpRequest, body: Bytes, shared: Arc<Shared>) -> ApiResult<Http
             }
             list["items"] = json!(deleted);
             list["metadata"]["resourceVersion"] = json!(store.resource_version().to_string());
-            Ok(json_response(StatusCode::OK, &list))
+            Ok(object_response(StatusCode::OK, &list, &kind, true, format))
         }
         (method, _) => Err(ApiError::method_not_allowed(format!(
             "{method} is not supported on {path}"
@@ -561,6 +635,14 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Value> {
     }
 }
 
+/// An object body for `kind`: JSON, YAML, or protobuf for the kinds that have a message here.
+fn parse_object(req: &HttpRequest, body: &[u8], kind: &Kind) -> ApiResult<Value> {
+    if content_type(req) == protobuf::PROTOBUF {
+        return protobuf::decode_object(kind, body);
+    }
+    parse_body(req, body)
+}
+
 fn parse_patch(req: &HttpRequest, body: &[u8]) -> ApiResult<Patch> {
     match content_type(req).as_str() {
         "application/merge-patch+json" => Ok(Patch::Merge(parse_json(body)?)),
@@ -574,9 +656,15 @@ fn parse_patch(req: &HttpRequest, body: &[u8]) -> ApiResult<Patch> {
 }
 
 /// DeleteOptions from the body (kube-rs, client-go) or the query (curl).
-fn delete_options(q: &HashMap<String, String>, body: &[u8]) -> ApiResult<DeleteOptions> {
+fn delete_options(
+    req: &HttpRequest,
+    q: &HashMap<String, String>,
+    body: &[u8],
+) -> ApiResult<DeleteOptions> {
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if content_type(req) == protobuf::PROTOBUF {
+        protobuf::decode_delete_options(body)?
     } else {
         parse_json(body)?
     };

@@ -12,6 +12,7 @@
 pub mod http;
 pub mod kinds;
 pub mod openapi;
+pub mod protobuf;
 pub mod rbac;
 pub mod reviews;
 pub mod schema;

@@ -142,6 +142,17 @@ impl ApiError {
         )
     }
 
+    /// A 415 with a reason of our own (protobuf for a kind that has none).
+    pub fn unsupported_media_type_because(content_type: &str, why: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?}): {why}"
+            ),
+        )
+    }
+
     /// A 500, as the apiserver answers when something behind it failed.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::new(
