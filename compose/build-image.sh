@@ -20,10 +20,13 @@
 #                      /usr/local/bin/volume-manager-entrypoint
 #   --no-docker        only assemble compose/.rootfs
 #   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator
-#                      rule-compiler volume-manager gardener-webhooks machine-lifecycle)
+#                      rule-compiler volume-manager gardener-webhooks machine-lifecycle
+#                      mesh-probe; mesh-probe is the HTTP(S) GET probe of compose's
+#                      healthchecks and the chart's `helm test` Pods)
 #
 # Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator
-# --bin rule-compiler --bin volume-manager --bin gardener-webhooks --bin machine-lifecycle`),
+# --bin rule-compiler --bin volume-manager --bin gardener-webhooks --bin machine-lifecycle
+# --bin mesh-probe`),
 # nft for rule-compiler (apt-get install nftables),
 # lvm for volume-manager (apt-get install lvm2; losetup: mount or util-linux), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
@@ -49,13 +52,13 @@ while [ $# -gt 0 ]; do
         --firewall) [ $# -ge 2 ] || die "--firewall needs a value"; firewall="$2"; shift ;;
         --host-tool) [ $# -ge 2 ] || die "--host-tool needs a value"; tools+=("$2"); shift ;;
         --no-docker) docker_build=0 ;;
-        -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) bins+=("$1") ;;
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager gardener-webhooks machine-lifecycle)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager gardener-webhooks machine-lifecycle mesh-probe)
 
 has_bin() { [[ " ${bins[*]} " == *" $1 "* ]]; }
 given_tool() {

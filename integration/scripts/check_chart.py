@@ -69,7 +69,8 @@ fails rendering and lint with an error naming the key. NOTES.txt renders for the
 with everything enabled and names each enabled service (Service, port, CA Secret, `kubectl get
 pods`; the webhook configurations; the MachineClass Secret keys). The `helm test` Pods
 (templates/tests/, tests.enabled) call /readyz of each service with a Service over https with its
-CA and are validated with kubernetes-validate. checkov (pinned in .ci/run; skipped when not
+CA, with mesh-probe in the chart's own image by default or curl in tests.image (an optional
+override), and are validated with kubernetes-validate. checkov (pinned in .ci/run; skipped when not
 installed outside CI, a failure in CI) scans the default and everything-enabled manifests: no HIGH
 or CRITICAL finding, every failed check justified in the README's table.
 
@@ -4404,7 +4405,9 @@ def check_lookup(chart: "helm.Chart") -> None:
 # --------------------------------------------------------------------------------------------
 # values.schema.json, NOTES.txt, `helm test` hooks, checkov
 
+# tests.image is an optional override (an image with curl); by default the chart's image runs mesh-probe.
 TEST_IMAGE = {"repository": "curlimages/curl", "tag": "8.11.1"}
+CA_PATH = "/etc/metal-mesh/ca/ca.crt"
 # component -> (values key of its Service port, default port); volume-manager has no Service.
 TESTED = {"metal-api": ("metalApi", ["service", "port"], 8080), "lb-allocator": ("lbAllocator", ["service", "port"], 8080),
           "rule-compiler": ("ruleCompiler", ["port"], 8084), "gardener-webhooks": ("gardenerWebhooks", ["service", "port"], 443),
@@ -4412,8 +4415,8 @@ TESTED = {"metal-api": ("metalApi", ["service", "port"], 8080), "lb-allocator": 
 
 
 def everything(**over: Any) -> dict[str, Any]:
-    """Every service on, plus the `helm test` Pods."""
-    return all_services(**deep_merge({"tests": {"enabled": True, "image": dict(TEST_IMAGE)}}, over))
+    """Every service on, plus the `helm test` Pods (the default: mesh-probe in the chart's image)."""
+    return all_services(**deep_merge({"tests": {"enabled": True}}, over))
 
 
 def schema_walk(schema: dict[str, Any], values: Any, path: str, out: list[str]) -> None:
@@ -4567,6 +4570,9 @@ def check_notes(chart: "helm.Chart") -> None:
     C.check("The HMAC keys (view-key, edit-key, admin-key) are in the Secret" in notes(chart, {}),
             "NOTES (defaults): where metal-api's HMAC keys are")
     C.check(f"helm test {RELEASE} -n {NAMESPACE}" in text, "NOTES (tests on): how to run helm test")
+    C.check("mesh-probe in the chart's image" in text, "NOTES (tests on): the test Pods run mesh-probe in the chart's image")
+    C.check("curl in curlimages/curl" in notes(chart, everything(tests={"image": dict(TEST_IMAGE)})),
+            "NOTES (tests.image): the test Pods run curl in tests.image")
     C.check("tests.enabled=true" in notes(chart, {}), "NOTES (defaults): how to switch helm test on")
     for label, values in [("certManager", everything(tls={"certManager": True, "issuerRef": {"name": "ca"}})),
                           ("existingSecret", everything(metalApi={"tls": {"existingSecret": "my-api-tls"}}))]:
@@ -4592,10 +4598,10 @@ def check_test_hooks(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]
         spec = pod["spec"]
         c = spec["containers"][0]
         url = f"https://{SERVICE_NAMES[comp]}.{NAMESPACE}.svc:{port}/readyz"
-        C.check(c["image"] == "curlimages/curl:8.11.1" and c["command"][0] == "curl" and c["command"][-1] == url
-                and has_sublist(c["command"], ["--cacert", "/etc/metal-mesh/ca/ca.crt"]) and "--fail" in c["command"]
-                and "-k" not in c["command"] and "--insecure" not in c["command"],
-                f"{comp} test Pod: curl --fail --cacert <CA> {url} (tests.image)")
+        C.check(c["image"] == f"metal-mesh:{chart.metadata['appVersion']}" and c["imagePullPolicy"] == "IfNotPresent"
+                and c["command"][:2] == ["mesh-probe", url] and has_sublist(c["command"], ["--cacert", CA_PATH])
+                and has_sublist(c["command"], ["--retry", "6"]) and "--insecure-skip-verify" not in c["command"],
+                f"{comp} test Pod: mesh-probe {url} --cacert <CA> --retry 6 in the chart's image (no tests.image)")
         vol = {v["name"]: v for v in spec["volumes"]}["ca"]["secret"]
         C.check(vol == {"secretName": f"{SERVICE_NAMES[comp]}-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
                 and c["volumeMounts"] == [{"name": "ca", "mountPath": "/etc/metal-mesh/ca", "readOnly": True}],
@@ -4614,9 +4620,33 @@ def check_test_hooks(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]
         sel = svc["spec"]["selector"]
         C.check(any(pod["metadata"]["labels"].get(k) != v for k, v in sel.items()), f"{comp} test Pod: not selected by the service's own Service")
     validate([d for d in docs if d["kind"] in ("Pod", "NetworkPolicy") and "-test" in d["metadata"]["name"]], "helm test Pods", kv)
+    # The chart's image follows image.* (and image.pullPolicy unless tests.image.pullPolicy says otherwise).
+    pod = one(test_pods(docs_of(render(chart, everything(image={"repository": "reg.example/metal-mesh", "tag": "1.2.3",
+                                                                      "pullPolicy": "Always"})))), "Pod", f"{API_NAME}-test")
+    c = pod["spec"]["containers"][0]
+    C.check(c["image"] == "reg.example/metal-mesh:1.2.3" and c["imagePullPolicy"] == "Always" and c["command"][0] == "mesh-probe",
+            "test Pods (no tests.image): image.repository, image.tag and image.pullPolicy of the chart's image")
+    pod = one(test_pods(docs_of(render(chart, everything(image={"digest": "sha256:" + "b" * 64}, tests={"image": {"pullPolicy": "Never"}})))),
+              "Pod", f"{API_NAME}-test")
+    c = pod["spec"]["containers"][0]
+    C.check(c["image"] == "metal-mesh@sha256:" + "b" * 64 and c["imagePullPolicy"] == "Never",
+            "test Pods (no tests.image): image.digest; tests.image.pullPolicy wins")
+    # tests.image: an override with curl.
+    docs = docs_of(render(chart, everything(tests={"image": dict(TEST_IMAGE)})))
+    pods = test_pods(docs)
+    for comp, (key, _, port) in TESTED.items():
+        c = one(pods, "Pod", f"{SERVICE_NAMES[comp]}-test")["spec"]["containers"][0]
+        url = f"https://{SERVICE_NAMES[comp]}.{NAMESPACE}.svc:{port}/readyz"
+        C.check(c["image"] == "curlimages/curl:8.11.1" and c["imagePullPolicy"] == "IfNotPresent"
+                and c["command"][0] == "curl" and c["command"][-1] == url
+                and has_sublist(c["command"], ["--cacert", CA_PATH]) and "--fail" in c["command"]
+                and "-k" not in c["command"] and "--insecure" not in c["command"],
+                f"{comp} test Pod: curl --fail --cacert <CA> {url} (tests.image override)")
+    validate([d for d in docs if d["kind"] == "Pod" and "-test" in d["metadata"]["name"]], "helm test Pods, tests.image", kv[:1])
     # Other ports, digests, existing Secret, cert-manager, networkPolicy off.
     docs = docs_of(render(chart, everything(metalApi={"service": {"port": 9000}, "tls": {"existingSecret": "my-api-tls"}},
-                                            tests={"image": {"digest": "sha256:" + "a" * 64}}, networkPolicy={"enabled": False})))
+                                            tests={"image": {"repository": "curlimages/curl", "digest": "sha256:" + "a" * 64}},
+                                            networkPolicy={"enabled": False})))
     pod = one(test_pods(docs), "Pod", f"{API_NAME}-test")
     c = pod["spec"]["containers"][0]
     C.check(c["command"][-1] == f"https://{API_NAME}.{NAMESPACE}.svc:9000/readyz" and c["image"] == "curlimages/curl@sha256:" + "a" * 64
@@ -4629,9 +4659,8 @@ def check_test_hooks(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[str]
             "certManager: the test Pods trust the cert-manager Secret's ca.crt")
     validate([d for d in docs if d["kind"] == "Pod"], "helm test Pods, cert-manager", kv[:1])
     for values, message, what in [
-        ({"tests": {"enabled": True}}, "tests.image.repository is required with tests.enabled=true", "tests on without an image"),
         ({"tests": {"enabled": True, "image": {"repository": "curlimages/curl"}}}, "tests.image.tag (or tests.image.digest) is required",
-         "tests on without a tag or digest"),
+         "tests.image.repository without a tag or digest"),
     ]:
         err = render_error(chart, values)
         C.check(fails_with(err, message), f"{what}: rendering fails with {message!r}")

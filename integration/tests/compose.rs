@@ -10,8 +10,10 @@
 //! the loop device when stopped; the same image without capabilities still serves and says
 //! why it is not ready. machine-lifecycle (no Kubernetes) allocates a machine from metal-api
 //! through its REST driver with the class given inline (its metal-api URL the compose service
-//! name), finds it again on a repeated create and frees it. The stack is torn down (`down -v`)
-//! even on panic, and a loop device left behind is detached.
+//! name), finds it again on a repeated create and frees it. Every service's compose healthcheck
+//! (the image's mesh-probe against its own /readyz or /healthz) reports healthy within
+//! 60 s. The stack is torn down (`down -v`) even on panic, and a loop device left behind is
+//! detached.
 //!
 //! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
 
@@ -25,6 +27,8 @@ use serde_json::{Value, json};
 
 const PROJECT_ID: &str = "00000000-0000-0000-0000-000000000001";
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long every service may take to report `healthy` (its compose healthcheck) after `up`.
+const DOCKER_HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
@@ -98,6 +102,74 @@ impl Stack {
             self.project
         );
         id
+    }
+
+    /// Waits until every service of the file reports `healthy` (`.State.Health.Status`, from
+    /// its compose healthcheck); panics naming the others and their last probe output.
+    fn wait_all_healthy(&self, timeout: Duration) {
+        let services: Vec<String> = self
+            .run(&["config", "--services"])
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        assert!(
+            !services.is_empty(),
+            "no services in {}",
+            self.file.display()
+        );
+        let start = Instant::now();
+        let deadline = start + timeout;
+        loop {
+            let mut pending = Vec::new();
+            for service in &services {
+                let id = self.run(&["ps", "-q", service]).trim().to_string();
+                let out = Command::new("docker")
+                    .args([
+                        "inspect",
+                        "--format",
+                        "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}",
+                        &id,
+                    ])
+                    .output()
+                    .expect("docker inspect");
+                let status = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                assert_ne!(
+                    status, "none",
+                    "service {service} ({id}) has no healthcheck"
+                );
+                if status != "healthy" {
+                    pending.push((service.clone(), id, status));
+                }
+            }
+            if pending.is_empty() {
+                eprintln!(
+                    "every service healthy ({}) after {:?}",
+                    services.join(", "),
+                    start.elapsed()
+                );
+                return;
+            }
+            if Instant::now() >= deadline {
+                let detail: Vec<String> = pending
+                    .iter()
+                    .map(|(service, id, status)| {
+                        let log = Command::new("docker")
+                            .args(["inspect", "--format", "{{json .State.Health.Log}}", id])
+                            .output()
+                            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                            .unwrap_or_default();
+                        format!("{service}: {status}, probes: {log}")
+                    })
+                    .collect();
+                panic!(
+                    "not every service healthy within {timeout:?}:\n{}",
+                    detail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     fn started_at(&self) -> String {
@@ -399,6 +471,9 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
         stack.cli.join(" ")
     );
     stack.run(&["up", "-d", "--no-build"]);
+    // Every service's own healthcheck (mesh-probe inside its container) passes. First, so that
+    // no keep-alive connection of the clients below idles past the server's keep-alive timeout.
+    stack.wait_all_healthy(DOCKER_HEALTHY_TIMEOUT);
     let api = Api::new(port);
     api.wait_healthy("after start");
 
