@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::controlplane::managed_resource_resource;
@@ -210,10 +208,7 @@ async fn worker(shared: &Shared, namespace: &str, worker: &Value) -> Check {
 }
 
 fn machine_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("machine.sapcloud.io", "v1alpha1", "Machine"),
-        "machines",
-    )
+    ApiResource::erase::<kube_resources::mcm::Machine>(&())
 }
 
 #[cfg(test)]

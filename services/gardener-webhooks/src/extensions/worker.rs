@@ -18,6 +18,7 @@ use kube::Resource as _;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
+use kube_resources::mcm as mcm_kinds;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -39,11 +40,9 @@ const KEPT_CLASSES_RESYNC: Duration = Duration::from_secs(30);
 /// Whether the missing FirewallDeployment kind was logged (once per process).
 static FIREWALL_KIND_MISSING: AtomicBool = AtomicBool::new(false);
 
-fn mcm(kind: &str, plural: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("machine.sapcloud.io", "v1alpha1", kind),
-        plural,
-    )
+/// MCM's kinds, from their typed definitions in kube-resources.
+fn mcm<K: kube::Resource<DynamicType = ()>>() -> ApiResource {
+    ApiResource::erase::<K>(&())
 }
 
 fn fcm(kind: &str, plural: &str) -> ApiResource {
@@ -71,10 +70,10 @@ impl Apis {
             Api::namespaced_with(shared.client.clone(), namespace, resource)
         };
         Apis {
-            deployments: api(&mcm("MachineDeployment", "machinedeployments")),
-            classes: api(&mcm("MachineClass", "machineclasses")),
-            sets: api(&mcm("MachineSet", "machinesets")),
-            machines: api(&mcm("Machine", "machines")),
+            deployments: api(&mcm::<mcm_kinds::MachineDeployment>()),
+            classes: api(&mcm::<mcm_kinds::MachineClass>()),
+            sets: api(&mcm::<mcm_kinds::MachineSet>()),
+            machines: api(&mcm::<mcm_kinds::Machine>()),
             secrets: Api::namespaced(shared.client.clone(), namespace),
             firewall_deployments: api(&fcm("FirewallDeployment", "firewalldeployments")),
             firewalls: api(&fcm("Firewall", "firewalls")),
