@@ -20,13 +20,16 @@
 #                      /usr/local/bin/volume-manager-entrypoint
 #   --no-docker        only assemble compose/.rootfs
 #   BINARY...          binaries to package (default: metal-api metal-mesh lb-allocator
-#                      rule-compiler volume-manager gardener-webhooks machine-lifecycle
-#                      mesh-probe; mesh-probe is the HTTP(S) GET probe of compose's
-#                      healthchecks and the chart's `helm test` Pods)
+#                      rule-compiler volume-manager csi-client gardener-webhooks
+#                      machine-lifecycle mesh-probe kube-testserver; mesh-probe is the
+#                      HTTP(S) GET probe of compose's healthchecks and the chart's `helm test`
+#                      Pods, kube-testserver compose's Kubernetes API, with the CRDs that
+#                      crdgen writes (the project's and the stand-ins for upstream's) in
+#                      /etc/kube-testserver/crds; /etc/metal-mesh/kubeconfig points at it)
 #
 # Needs: the binaries built (`cargo build --bin metal-api --bin metal-mesh --bin lb-allocator
-# --bin rule-compiler --bin volume-manager --bin gardener-webhooks --bin machine-lifecycle
-# --bin mesh-probe`),
+# --bin rule-compiler --bin volume-manager --bin csi-client --bin gardener-webhooks
+# --bin machine-lifecycle --bin mesh-probe --bin kube-testserver --bin crdgen`),
 # nft for rule-compiler (apt-get install nftables),
 # lvm for volume-manager (apt-get install lvm2; losetup: mount or util-linux), ldd, objcopy
 # (binutils), readelf, and a reachable Docker daemon. Honours CARGO_TARGET_DIR.
@@ -52,13 +55,13 @@ while [ $# -gt 0 ]; do
         --firewall) [ $# -ge 2 ] || die "--firewall needs a value"; firewall="$2"; shift ;;
         --host-tool) [ $# -ge 2 ] || die "--host-tool needs a value"; tools+=("$2"); shift ;;
         --no-docker) docker_build=0 ;;
-        -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) bins+=("$1") ;;
     esac
     shift
 done
-[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager gardener-webhooks machine-lifecycle mesh-probe)
+[ ${#bins[@]} -gt 0 ] || bins=(metal-api metal-mesh lb-allocator rule-compiler volume-manager csi-client gardener-webhooks machine-lifecycle mesh-probe kube-testserver)
 
 has_bin() { [[ " ${bins[*]} " == *" $1 "* ]]; }
 given_tool() {
@@ -120,6 +123,9 @@ release_flag=""; [ "$profile" = release ] && release_flag=" --release"
 for b in "${bins[@]}"; do
     [ -x "$bin_dir/$b" ] || die "$bin_dir/$b not found: run 'cargo build$release_flag --bin $b' first"
 done
+if has_bin kube-testserver; then
+    [ -x "$bin_dir/crdgen" ] || die "$bin_dir/crdgen not found (it writes kube-testserver's CRDs): run 'cargo build$release_flag --bin crdgen' first"
+fi
 [ -f "$seed" ] || die "seed file $seed not found (pass --seed FILE)"
 [ -f "$firewall" ] || die "firewall file $firewall not found (pass --firewall FILE)"
 declare -A tool_names=()
@@ -138,7 +144,7 @@ done
 staging="$here/.rootfs"
 rootfs="$staging/fs"
 rm -rf "$staging"
-mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/rule-compiler,etc/ssl/certs,tmp} "$staging/data" \
+mkdir -p "$rootfs"/{usr/local/bin,etc/metal-api,etc/metal-mesh,etc/rule-compiler,etc/ssl/certs,tmp} "$staging/data" \
     "$staging/run-machine-lifecycle"
 chmod 1777 "$rootfs/tmp"
 chmod 0755 "$staging/data" "$staging/run-machine-lifecycle"
@@ -195,6 +201,34 @@ if has_bin volume-manager; then
     chmod 0755 "$rootfs/usr/local/bin/volume-manager-entrypoint"
     [ ! -f /etc/mke2fs.conf ] || install -m 0644 /etc/mke2fs.conf "$rootfs/etc/mke2fs.conf"
 fi
+
+# kube-testserver (compose's kube-api): the project's CRDs and crdgen's stand-ins for upstream's.
+if has_bin kube-testserver; then
+    crds="$rootfs/etc/kube-testserver/crds"
+    "$bin_dir/crdgen" --stand-ins "$crds" >/dev/null
+    cp "$root"/helm/metal-mesh/crds/*.yaml "$crds/"
+    chmod 0644 "$crds"/*.yaml
+fi
+# How the services reach compose's Kubernetes API (the compose service kube-api); no
+# credentials: kube-testserver authenticates nobody.
+cat >"$rootfs/etc/metal-mesh/kubeconfig" <<'KUBECONFIG'
+apiVersion: v1
+kind: Config
+clusters:
+- name: compose
+  cluster:
+    server: http://kube-api:6443
+contexts:
+- name: compose
+  context:
+    cluster: compose
+    user: compose
+users:
+- name: compose
+  user: {}
+current-context: compose
+KUBECONFIG
+chmod 0644 "$rootfs/etc/metal-mesh/kubeconfig"
 
 cp "$seed" "$rootfs/etc/metal-api/seed.yaml"
 chmod 0644 "$rootfs/etc/metal-api/seed.yaml"

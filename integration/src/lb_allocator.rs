@@ -22,28 +22,16 @@ pub fn metallb_crds(dir: &Path) -> Vec<PathBuf> {
         return files.iter().map(|f| contracts.join(f)).collect();
     }
     eprintln!("NOTE: no upstream MetalLB CRDs; using schema-less stand-ins");
-    [("IPAddressPool", "ipaddresspools", "v1beta1"), ("BGPAdvertisement", "bgpadvertisements", "v1beta1"), ("BGPPeer", "bgppeers", "v1beta2")]
+    let stand_ins = kube_resources::crds::stand_in_crds_yaml().expect("render the stand-ins");
+    files
         .iter()
-        .map(|(kind, plural, version)| {
-            let path = dir.join(format!("{plural}.yaml"));
-            let singular = kind.to_lowercase();
-            let text = [
-                "apiVersion: apiextensions.k8s.io/v1".to_string(),
-                "kind: CustomResourceDefinition".into(),
-                format!("metadata: {{name: {plural}.metallb.io}}"),
-                "spec:".into(),
-                "  group: metallb.io".into(),
-                "  scope: Namespaced".into(),
-                format!("  names: {{kind: {kind}, plural: {plural}, singular: {singular}, listKind: {kind}List}}"),
-                "  versions:".into(),
-                format!("  - name: {version}"),
-                "    served: true".into(),
-                "    storage: true".into(),
-                "    schema:".into(),
-                "      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}".into(),
-            ]
-            .join("\n");
-            std::fs::write(&path, text).expect("write CRD stand-in");
+        .map(|file| {
+            let (_, yaml) = stand_ins
+                .iter()
+                .find(|(name, _)| name == file)
+                .unwrap_or_else(|| panic!("no stand-in {file}"));
+            let path = dir.join(file);
+            std::fs::write(&path, yaml).expect("write CRD stand-in");
             path
         })
         .collect()

@@ -8,7 +8,7 @@
 //! device its entrypoint attaches (or, where this Docker cannot give it loop devices, serves
 //! with /readyz 503 naming the missing volume group), keeps it across a restart and detaches
 //! the loop device when stopped; the same image without capabilities still serves and says
-//! why it is not ready. machine-lifecycle (no Kubernetes) allocates a machine from metal-api
+//! why it is not ready. machine-lifecycle (on the stack's kube-api) allocates a machine from metal-api
 //! through its REST driver with the class given inline (its metal-api URL the compose service
 //! name), finds it again on a repeated create and frees it. Every service's compose healthcheck
 //! (the image's mesh-probe against its own /readyz or /healthz) reports healthy within
@@ -414,6 +414,8 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     let rc_port = integration::free_addr().port();
     let vm_port = integration::free_addr().port();
     let ml_port = integration::free_addr().port();
+    let kube_port = integration::free_addr().port();
+    let gw_port = integration::free_addr().port();
     let view_key = random_key("view");
     let edit_key = random_key("edit");
     let admin_key = random_key("admin");
@@ -459,6 +461,10 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
             ("VOLUME_MANAGER_LOOP_SIZE".into(), "512M".into()),
             ("MACHINE_LIFECYCLE_HOST_IP".into(), "127.0.0.1".into()),
             ("MACHINE_LIFECYCLE_HOST_PORT".into(), ml_port.to_string()),
+            ("KUBE_API_HOST_IP".into(), "127.0.0.1".into()),
+            ("KUBE_API_HOST_PORT".into(), kube_port.to_string()),
+            ("GARDENER_WEBHOOKS_HOST_IP".into(), "127.0.0.1".into()),
+            ("GARDENER_WEBHOOKS_HOST_PORT".into(), gw_port.to_string()),
             (
                 "METAL_MESH_API_TOKENS".into(),
                 token_file.display().to_string(),
@@ -523,7 +529,7 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
         "a request signed with the default dev key was answered {status}: {body}"
     );
 
-    // The lb-allocator (no Kubernetes) allocates a load balancer through the embedded metal-api.
+    // The lb-allocator (REST, beside its controllers) allocates a load balancer through the embedded metal-api.
     let lb = Api::with_token(lb_port, &token);
     lb.wait_ok("/readyz", "lb-allocator ready (metal-api reachable)");
     // Without a token, or with the shipped development token, nothing is allocated.
@@ -904,8 +910,8 @@ fn check_rule_compiler(root: &std::path::Path, port: u16, token: &str) {
     eprintln!("rule-compiler applied its ruleset and compiles on request");
 }
 
-/// The machine-lifecycle container (no Kubernetes): ready at once; its API wants the token;
-/// `GET /v1/machines` is a 503 (no Machines without Kubernetes); `POST /v1/machines` with the
+/// The machine-lifecycle container (on kube-api): ready; its API wants the token;
+/// `GET /v1/machines` lists the (no) Machines of its namespace; `POST /v1/machines` with the
 /// class inline (providerSpec and the Secret's data, metalAPIURL the compose service
 /// `metal-api`) allocates a machine of the seed in a private network of the project, a repeated
 /// create finds that one (200, adopted), metal-api shows it allocated under the Machine's name,
@@ -927,7 +933,12 @@ fn check_machine_lifecycle(
     let (status, body) = ml
         .call(Method::GET, "/v1/machines", None, None)
         .expect("GET /v1/machines");
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body.as_array().map(Vec::len),
+        Some(0),
+        "no Machines yet: {body}"
+    );
 
     let (status, network) = api
         .call(

@@ -53,6 +53,9 @@ pub struct Config {
     /// A kube-apiserver static token file (`token,user,uid[,"group1,group2"]` lines) whose
     /// tokens TokenReviews authenticate.
     pub token_file: Option<PathBuf>,
+    /// Namespaces that exist at start besides kube-apiserver's own (`default`, `kube-system`,
+    /// `kube-public`, `kube-node-lease`): a cluster whose add-ons are installed.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             bookmark_interval: Duration::from_secs(5),
             log_requests: false,
             token_file: None,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -95,6 +99,11 @@ impl Shared {
                     .install_crd(crd)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             }
+        }
+        for name in &config.namespaces {
+            store
+                .ensure_namespace(name)
+                .map_err(|e| anyhow::anyhow!("namespace {name:?}: {e}"))?;
         }
         let mut tokens = HashMap::new();
         if let Some(path) = &config.token_file {

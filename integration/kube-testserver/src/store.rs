@@ -125,19 +125,9 @@ impl Store {
             tx,
             next_cluster_ip: 10,
         };
-        let namespace = store
-            .kinds
-            .find("", "v1", "namespaces")
-            .cloned()
-            .expect("built-in");
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             store
-                .create(
-                    &namespace,
-                    "",
-                    json!({"metadata": {"name": ns}}),
-                    WriteOptions::default(),
-                )
+                .ensure_namespace(ns)
                 .expect("fresh store accepts the initial namespaces");
         }
         // The RBAC defaults kube-apiserver bootstraps and the review APIs rely on.
@@ -244,6 +234,24 @@ impl Store {
             "metadata": metadata,
             "items": items,
         }))
+    }
+
+    /// Creates namespace `name` unless it exists (its name validated as any create's).
+    pub fn ensure_namespace(&mut self, name: &str) -> ApiResult<()> {
+        let namespace = self
+            .kinds
+            .find("", "v1", "namespaces")
+            .cloned()
+            .expect("built-in");
+        match self.create(
+            &namespace,
+            "",
+            json!({"metadata": {"name": name}}),
+            WriteOptions::default(),
+        ) {
+            Err(e) if e.reason == "AlreadyExists" => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     pub fn create(

@@ -69,6 +69,7 @@ pub struct StandIn {
 const EXTENSIONS: &str = "extensions.gardener.cloud";
 const MACHINES: &str = "machine.sapcloud.io";
 const FIREWALLS: &str = "firewall.metal-stack.io";
+const METALLB: &str = "metallb.io";
 
 /// The columns of an extension object: its type and how its last operation went.
 const EXTENSION_COLUMNS: &[(&str, &str)] = &[
@@ -77,7 +78,8 @@ const EXTENSION_COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// The kinds a shoot of type metal needs in its seed (and the garden's CloudProfile), as
-/// gardenlet, the extension controllers and machine-controller-manager read and write them.
+/// gardenlet, the extension controllers and machine-controller-manager read and write them;
+/// and the foreign kinds the services write in a cluster (MetalLB's, the FirewallMonitor).
 pub const STAND_INS: &[StandIn] = &[
     StandIn {
         group: EXTENSIONS,
@@ -237,6 +239,47 @@ pub const STAND_INS: &[StandIn] = &[
         scope: Scope::Namespaced,
         status: true,
         columns: &[("Class", ".spec.class")],
+    },
+    StandIn {
+        group: FIREWALLS,
+        version: "v2",
+        kind: "FirewallMonitor",
+        plural: "firewallmonitors",
+        short_names: &["fwmon"],
+        scope: Scope::Namespaced,
+        status: false,
+        columns: &[],
+    },
+    // MetalLB's kinds, as the lb-allocator writes them (the versions of `crate::metallb`).
+    StandIn {
+        group: METALLB,
+        version: "v1beta1",
+        kind: "IPAddressPool",
+        plural: "ipaddresspools",
+        short_names: &[],
+        scope: Scope::Namespaced,
+        status: true,
+        columns: &[],
+    },
+    StandIn {
+        group: METALLB,
+        version: "v1beta2",
+        kind: "BGPPeer",
+        plural: "bgppeers",
+        short_names: &[],
+        scope: Scope::Namespaced,
+        status: false,
+        columns: &[("Address", ".spec.peerAddress")],
+    },
+    StandIn {
+        group: METALLB,
+        version: "v1beta1",
+        kind: "BGPAdvertisement",
+        plural: "bgpadvertisements",
+        short_names: &[],
+        scope: Scope::Namespaced,
+        status: false,
+        columns: &[],
     },
     StandIn {
         group: "core.gardener.cloud",
@@ -466,6 +509,28 @@ mod tests {
                 ("v2", Scope::Namespaced, true)
             );
         }
+        // MetalLB's kinds at the versions the lb-allocator's types are of.
+        for (kind, version) in [
+            (
+                "IPAddressPool",
+                <crate::metallb::IPAddressPool as kube::Resource>::api_version(&()).into_owned(),
+            ),
+            (
+                "BGPPeer",
+                <crate::metallb::BGPPeer as kube::Resource>::api_version(&()).into_owned(),
+            ),
+            (
+                "BGPAdvertisement",
+                <crate::metallb::BGPAdvertisement as kube::Resource>::api_version(&()).into_owned(),
+            ),
+        ] {
+            let s = by_kind(METALLB, kind);
+            assert_eq!(format!("{METALLB}/{}", s.version), version);
+        }
+        assert_eq!(
+            by_kind(FIREWALLS, "FirewallMonitor").plural,
+            <crate::firewall::FirewallMonitor as kube::Resource>::plural(&()).as_ref()
+        );
         let managed = by_kind("resources.gardener.cloud", "ManagedResource");
         assert_eq!((managed.scope, managed.status), (Scope::Namespaced, true));
         let profile = by_kind("core.gardener.cloud", "CloudProfile");
