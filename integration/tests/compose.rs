@@ -12,8 +12,8 @@
 //! through its REST driver with the class given inline (its metal-api URL the compose service
 //! name), finds it again on a repeated create and frees it. Every service's compose healthcheck
 //! (the image's mesh-probe against its own /readyz or /healthz) reports healthy within
-//! 60 s. The stack is torn down (`down -v`) even on panic, and a loop device left behind is
-//! detached.
+//! 60 s; gardener-webhooks' REST API refuses a caller without the token. The stack is torn
+//! down (`down -v`) even on panic, and a loop device left behind is detached.
 //!
 //! Without a reachable Docker daemon the test fails when `CI` is set and is skipped otherwise.
 
@@ -482,6 +482,22 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     stack.wait_all_healthy(DOCKER_HEALTHY_TIMEOUT);
     let api = Api::new(port);
     api.wait_healthy("after start");
+    // gardener-webhooks' REST API wants the token too (its /webhooks/ paths are kube-apiserver's).
+    let review = json!({"apiVersion": "core.gardener.cloud/v1beta1", "kind": "Shoot"});
+    let (status, body) = Api::new(gw_port)
+        .call(
+            Method::POST,
+            "/v1/validate/shoot",
+            None,
+            Some(review.clone()),
+        )
+        .expect("POST /v1/validate/shoot without a token");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = Api::with_token(gw_port, &token)
+        .call(Method::POST, "/v1/validate/shoot", None, Some(review))
+        .expect("POST /v1/validate/shoot");
+    assert_ne!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_ne!(status, StatusCode::FORBIDDEN, "{body}");
 
     // Allocate an ephemeral IP in the seeded external network, signed with the edit key.
     let request = json!({

@@ -1,7 +1,7 @@
 //! The real kubectl against `kube-testserver --listen … --crd <our CWNP CRD>`: create, get (by
 //! short name and label selector), delete, a raw `?watch=1` stream, and a CWNP with a
-//! non-integer port refused by the CRD schema; and kubectl's typed `create` commands, which
-//! speak protobuf.
+//! non-integer port refused by the CRD schema; kubectl's typed `create` commands, which
+//! speak protobuf; and `cordon`/`uncordon` of a Node, with `get` of the other cluster kinds.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -478,4 +478,69 @@ async fn kubectl_typed_commands_speak_protobuf() {
     );
     let gone = kubectl.run(&["get", "namespace", "proto"], None);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"));
+}
+
+const CLUSTER_OBJECTS: &str = "apiVersion: v1
+kind: Node
+metadata: {name: worker-1, labels: {kubernetes.io/hostname: worker-1}}
+spec: {providerID: 'metal://worker-1'}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web, namespace: default}
+subsets:
+- addresses: [{ip: 10.244.1.5, nodeName: worker-1}]
+  ports: [{name: https, port: 443, protocol: TCP}]
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: leader, namespace: kube-system}
+spec: {holderIdentity: controller-0, leaseDurationSeconds: 15, renewTime: '2026-12-06T10:00:00.123456Z'}
+---
+apiVersion: v1
+kind: Event
+metadata: {name: worker-1.started, namespace: default}
+involvedObject: {kind: Node, name: worker-1}
+reason: Started
+type: Normal
+";
+
+/// `cordon` and `uncordon` on an applied Node (kubectl's typed client, protobuf answers), and
+/// `get` of the cluster kinds that now speak protobuf too.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_cordons_nodes_and_gets_cluster_kinds() {
+    let Some(bin) = kubectl_path() else { return };
+    let server = KubeTestServer::start(&[], &[]);
+    let kubectl = Kubectl::new(bin, &server.url());
+    kubectl.file("cluster.yaml", CLUSTER_OBJECTS);
+    kubectl.ok(&["apply"], Some("cluster.yaml"));
+    let unschedulable = || -> Value {
+        let node: Value =
+            serde_json::from_str(&kubectl.ok(&["get", "node", "worker-1", "-o", "json"], None))
+                .unwrap();
+        node["spec"]["unschedulable"].clone()
+    };
+
+    assert!(
+        kubectl
+            .ok(&["cordon", "worker-1"], None)
+            .contains("node/worker-1 cordoned")
+    );
+    assert_eq!(unschedulable(), Value::Bool(true));
+    assert!(
+        kubectl
+            .ok(&["uncordon", "worker-1"], None)
+            .contains("node/worker-1 uncordoned")
+    );
+    assert!(matches!(unschedulable(), Value::Null | Value::Bool(false)));
+
+    for (args, want) in [
+        (&["get", "nodes"][..], "worker-1"),
+        (&["get", "endpoints"][..], "web"),
+        (&["get", "leases", "-A"][..], "leader"),
+        (&["get", "events", "-A"][..], "worker-1.started"),
+    ] {
+        let out = kubectl.ok(args, None);
+        assert!(out.contains(want), "kubectl {args:?}: {out}");
+    }
 }

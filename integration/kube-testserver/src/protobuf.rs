@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use k8s_pb::api::coordination::v1 as coordination;
 use k8s_pb::api::core::v1 as core;
+use k8s_pb::api::events::v1 as events;
 use k8s_pb::api::rbac::v1 as rbac;
+use k8s_pb::apimachinery::pkg::api::resource::Quantity;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
 use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
@@ -19,6 +22,9 @@ use crate::status::{ApiError, ApiResult};
 
 pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 pub const MAGIC: &[u8; 4] = b"k8s\x00";
+
+const EVENTS_GROUP: &str = "events.k8s.io";
+const COORDINATION_GROUP: &str = "coordination.k8s.io";
 
 /// The encoding of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +131,17 @@ pub fn supports(kind: &Kind) -> bool {
         && match kind.group.as_str() {
             "" => matches!(
                 kind.kind.as_str(),
-                "Namespace" | "ConfigMap" | "Secret" | "ServiceAccount" | "Service"
+                "Namespace"
+                    | "ConfigMap"
+                    | "Secret"
+                    | "ServiceAccount"
+                    | "Service"
+                    | "Node"
+                    | "Endpoints"
+                    | "Event"
             ),
+            EVENTS_GROUP => kind.kind == "Event",
+            COORDINATION_GROUP => kind.kind == "Lease",
             RBAC_GROUP => matches!(
                 kind.kind.as_str(),
                 "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
@@ -173,6 +188,13 @@ pub fn decode_object(kind: &Kind, body: &[u8]) -> ApiResult<Value> {
         "ServiceAccount" => {
             serviceaccount_json(core::ServiceAccount::decode(raw.as_slice()).map_err(invalid)?)
         }
+        "Node" => node_json(core::Node::decode(raw.as_slice()).map_err(invalid)?),
+        "Endpoints" => endpoints_json(core::Endpoints::decode(raw.as_slice()).map_err(invalid)?),
+        "Event" if kind.group == EVENTS_GROUP => {
+            event_json(events::Event::decode(raw.as_slice()).map_err(invalid)?)
+        }
+        "Event" => core_event_json(core::Event::decode(raw.as_slice()).map_err(invalid)?),
+        "Lease" => lease_json(coordination::Lease::decode(raw.as_slice()).map_err(invalid)?),
         "Role" => {
             let role = rbac::Role::decode(raw.as_slice()).map_err(invalid)?;
             role_json(role.metadata, role.rules, None)
@@ -232,6 +254,31 @@ pub fn encode_object(kind: &Kind, value: &Value, list: bool) -> Option<Vec<u8>> 
                 items: items.iter().map(serviceaccount_pb).collect(),
             }
             .encode_to_vec(),
+            "Node" => core::NodeList {
+                metadata,
+                items: items.iter().map(node_pb).collect(),
+            }
+            .encode_to_vec(),
+            "Endpoints" => core::EndpointsList {
+                metadata,
+                items: items.iter().map(endpoints_pb).collect(),
+            }
+            .encode_to_vec(),
+            "Event" if kind.group == EVENTS_GROUP => events::EventList {
+                metadata,
+                items: items.iter().map(event_pb).collect(),
+            }
+            .encode_to_vec(),
+            "Event" => core::EventList {
+                metadata,
+                items: items.iter().map(core_event_pb).collect(),
+            }
+            .encode_to_vec(),
+            "Lease" => coordination::LeaseList {
+                metadata,
+                items: items.iter().map(lease_pb).collect(),
+            }
+            .encode_to_vec(),
             "Role" => rbac::RoleList {
                 metadata,
                 items: items.iter().map(role_pb).collect(),
@@ -260,6 +307,11 @@ pub fn encode_object(kind: &Kind, value: &Value, list: bool) -> Option<Vec<u8>> 
             "Secret" => secret_pb(value).encode_to_vec(),
             "ServiceAccount" => serviceaccount_pb(value).encode_to_vec(),
             "Service" => service_pb(value).encode_to_vec(),
+            "Node" => node_pb(value).encode_to_vec(),
+            "Endpoints" => endpoints_pb(value).encode_to_vec(),
+            "Event" if kind.group == EVENTS_GROUP => event_pb(value).encode_to_vec(),
+            "Event" => core_event_pb(value).encode_to_vec(),
+            "Lease" => lease_pb(value).encode_to_vec(),
             "Role" => role_pb(value).encode_to_vec(),
             "ClusterRole" => cluster_role_pb(value).encode_to_vec(),
             "RoleBinding" => role_binding_pb(value).encode_to_vec(),
@@ -450,15 +502,7 @@ fn serviceaccount_pb(v: &Value) -> core::ServiceAccount {
         metadata: Some(object_meta(&v["metadata"])),
         secrets: refs(&v["secrets"])
             .iter()
-            .map(|r| core::ObjectReference {
-                kind: text(&r["kind"]),
-                namespace: text(&r["namespace"]),
-                name: text(&r["name"]),
-                uid: text(&r["uid"]),
-                api_version: text(&r["apiVersion"]),
-                resource_version: text(&r["resourceVersion"]),
-                field_path: text(&r["fieldPath"]),
-            })
+            .filter_map(object_reference_pb)
             .collect(),
         image_pull_secrets: refs(&v["imagePullSecrets"])
             .iter()
@@ -666,6 +710,255 @@ fn cluster_role_binding_pb(v: &Value) -> rbac::ClusterRoleBinding {
     }
 }
 
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Unlike `Time`, `MicroTime` keeps the fraction (to the microsecond).
+fn micro_time_pb(v: &Value) -> Option<meta::MicroTime> {
+    let at = chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok()?;
+    Some(meta::MicroTime {
+        seconds: Some(at.timestamp()),
+        nanos: Some(at.timestamp_subsec_micros() as i32 * 1000),
+    })
+}
+
+fn object_reference_pb(v: &Value) -> Option<core::ObjectReference> {
+    v.is_object().then(|| core::ObjectReference {
+        kind: text(&v["kind"]),
+        namespace: text(&v["namespace"]),
+        name: text(&v["name"]),
+        uid: text(&v["uid"]),
+        api_version: text(&v["apiVersion"]),
+        resource_version: text(&v["resourceVersion"]),
+        field_path: text(&v["fieldPath"]),
+    })
+}
+
+/// Quantities are strings, but JSON clients may write plain numbers (`"pods": 110`).
+fn quantities_pb(v: &Value) -> BTreeMap<String, Quantity> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, q)| {
+                    let string = match q {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
+                    };
+                    Some((
+                        k.clone(),
+                        Quantity {
+                            string: Some(string),
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn node_pb(v: &Value) -> core::Node {
+    let spec = &v["spec"];
+    core::Node {
+        metadata: Some(object_meta(&v["metadata"])),
+        spec: Some(core::NodeSpec {
+            pod_cidr: text(&spec["podCIDR"]),
+            pod_cid_rs: strings(&spec["podCIDRs"]),
+            provider_id: text(&spec["providerID"]),
+            unschedulable: spec["unschedulable"].as_bool(),
+            taints: items(&spec["taints"])
+                .iter()
+                .map(|t| core::Taint {
+                    key: text(&t["key"]),
+                    value: text(&t["value"]),
+                    effect: text(&t["effect"]),
+                    time_added: time_pb(&t["timeAdded"]),
+                })
+                .collect(),
+            config_source: None,
+            external_id: text(&spec["externalID"]),
+        }),
+        status: Some(node_status_pb(&v["status"])),
+    }
+}
+
+/// Dynamic kubelet config, runtime handlers and features are not kept.
+fn node_status_pb(s: &Value) -> core::NodeStatus {
+    let kubelet = &s["daemonEndpoints"]["kubeletEndpoint"];
+    core::NodeStatus {
+        capacity: quantities_pb(&s["capacity"]),
+        allocatable: quantities_pb(&s["allocatable"]),
+        phase: text(&s["phase"]),
+        conditions: items(&s["conditions"])
+            .iter()
+            .map(|c| core::NodeCondition {
+                r#type: text(&c["type"]),
+                status: text(&c["status"]),
+                last_heartbeat_time: time_pb(&c["lastHeartbeatTime"]),
+                last_transition_time: time_pb(&c["lastTransitionTime"]),
+                reason: text(&c["reason"]),
+                message: text(&c["message"]),
+            })
+            .collect(),
+        addresses: items(&s["addresses"])
+            .iter()
+            .map(|a| core::NodeAddress {
+                r#type: text(&a["type"]),
+                address: text(&a["address"]),
+            })
+            .collect(),
+        daemon_endpoints: s["daemonEndpoints"]
+            .is_object()
+            .then(|| core::NodeDaemonEndpoints {
+                kubelet_endpoint: kubelet.is_object().then(|| core::DaemonEndpoint {
+                    port: int(&kubelet["Port"]),
+                }),
+            }),
+        node_info: s["nodeInfo"]
+            .is_object()
+            .then(|| node_info_pb(&s["nodeInfo"])),
+        images: items(&s["images"])
+            .iter()
+            .map(|i| core::ContainerImage {
+                names: strings(&i["names"]),
+                size_bytes: i["sizeBytes"].as_i64(),
+            })
+            .collect(),
+        volumes_in_use: strings(&s["volumesInUse"]),
+        volumes_attached: items(&s["volumesAttached"])
+            .iter()
+            .map(|a| core::AttachedVolume {
+                name: text(&a["name"]),
+                device_path: text(&a["devicePath"]),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn node_info_pb(i: &Value) -> core::NodeSystemInfo {
+    core::NodeSystemInfo {
+        machine_id: text(&i["machineID"]),
+        system_uuid: text(&i["systemUUID"]),
+        boot_id: text(&i["bootID"]),
+        kernel_version: text(&i["kernelVersion"]),
+        os_image: text(&i["osImage"]),
+        container_runtime_version: text(&i["containerRuntimeVersion"]),
+        kubelet_version: text(&i["kubeletVersion"]),
+        kube_proxy_version: text(&i["kubeProxyVersion"]),
+        operating_system: text(&i["operatingSystem"]),
+        architecture: text(&i["architecture"]),
+        swap: None,
+    }
+}
+
+fn endpoints_pb(v: &Value) -> core::Endpoints {
+    let addresses = |v: &Value| -> Vec<core::EndpointAddress> {
+        items(v)
+            .iter()
+            .map(|a| core::EndpointAddress {
+                ip: text(&a["ip"]),
+                hostname: text(&a["hostname"]),
+                node_name: text(&a["nodeName"]),
+                target_ref: object_reference_pb(&a["targetRef"]),
+            })
+            .collect()
+    };
+    core::Endpoints {
+        metadata: Some(object_meta(&v["metadata"])),
+        subsets: items(&v["subsets"])
+            .iter()
+            .map(|s| core::EndpointSubset {
+                addresses: addresses(&s["addresses"]),
+                not_ready_addresses: addresses(&s["notReadyAddresses"]),
+                ports: items(&s["ports"])
+                    .iter()
+                    .map(|p| core::EndpointPort {
+                        name: text(&p["name"]),
+                        port: int(&p["port"]),
+                        protocol: text(&p["protocol"]),
+                        app_protocol: text(&p["appProtocol"]),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn event_source_pb(v: &Value) -> Option<core::EventSource> {
+    v.is_object().then(|| core::EventSource {
+        component: text(&v["component"]),
+        host: text(&v["host"]),
+    })
+}
+
+/// core/v1 Event.
+fn core_event_pb(v: &Value) -> core::Event {
+    let series = &v["series"];
+    core::Event {
+        metadata: Some(object_meta(&v["metadata"])),
+        involved_object: object_reference_pb(&v["involvedObject"]),
+        reason: text(&v["reason"]),
+        message: text(&v["message"]),
+        source: event_source_pb(&v["source"]),
+        first_timestamp: time_pb(&v["firstTimestamp"]),
+        last_timestamp: time_pb(&v["lastTimestamp"]),
+        count: int(&v["count"]),
+        r#type: text(&v["type"]),
+        event_time: micro_time_pb(&v["eventTime"]),
+        series: series.is_object().then(|| core::EventSeries {
+            count: int(&series["count"]),
+            last_observed_time: micro_time_pb(&series["lastObservedTime"]),
+        }),
+        action: text(&v["action"]),
+        related: object_reference_pb(&v["related"]),
+        reporting_component: text(&v["reportingComponent"]),
+        reporting_instance: text(&v["reportingInstance"]),
+    }
+}
+
+/// events.k8s.io/v1 Event.
+fn event_pb(v: &Value) -> events::Event {
+    let series = &v["series"];
+    events::Event {
+        metadata: Some(object_meta(&v["metadata"])),
+        event_time: micro_time_pb(&v["eventTime"]),
+        series: series.is_object().then(|| events::EventSeries {
+            count: int(&series["count"]),
+            last_observed_time: micro_time_pb(&series["lastObservedTime"]),
+        }),
+        reporting_controller: text(&v["reportingController"]),
+        reporting_instance: text(&v["reportingInstance"]),
+        action: text(&v["action"]),
+        reason: text(&v["reason"]),
+        regarding: object_reference_pb(&v["regarding"]),
+        related: object_reference_pb(&v["related"]),
+        note: text(&v["note"]),
+        r#type: text(&v["type"]),
+        deprecated_source: event_source_pb(&v["deprecatedSource"]),
+        deprecated_first_timestamp: time_pb(&v["deprecatedFirstTimestamp"]),
+        deprecated_last_timestamp: time_pb(&v["deprecatedLastTimestamp"]),
+        deprecated_count: int(&v["deprecatedCount"]),
+    }
+}
+
+fn lease_pb(v: &Value) -> coordination::Lease {
+    let spec = &v["spec"];
+    coordination::Lease {
+        metadata: Some(object_meta(&v["metadata"])),
+        spec: Some(coordination::LeaseSpec {
+            holder_identity: text(&spec["holderIdentity"]),
+            lease_duration_seconds: int(&spec["leaseDurationSeconds"]),
+            acquire_time: micro_time_pb(&spec["acquireTime"]),
+            renew_time: micro_time_pb(&spec["renewTime"]),
+            lease_transitions: int(&spec["leaseTransitions"]),
+            strategy: text(&spec["strategy"]),
+            preferred_holder: text(&spec["preferredHolder"]),
+        }),
+    }
+}
+
 // Protobuf → JSON: empty and unset fields are left out, as Go's `omitempty` does.
 
 fn put(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
@@ -702,10 +995,14 @@ fn strings_json(v: Vec<String>) -> Option<Value> {
     (!v.is_empty()).then(|| json!(v))
 }
 
-/// Go marshals a zero `metav1.Time` as an empty message; the zero time is no time.
+/// Go marshals a zero `metav1.Time` as an empty message or as year 1; either is no time.
+fn is_zero_time(seconds: i64) -> bool {
+    seconds == 0 || seconds == -62_135_596_800
+}
+
 fn time_json(t: Option<meta::Time>) -> Option<Value> {
     let seconds = t?.seconds?;
-    if seconds == 0 || seconds == -62_135_596_800 {
+    if is_zero_time(seconds) {
         return None;
     }
     let at = chrono::DateTime::from_timestamp(seconds, 0)?;
@@ -811,21 +1108,7 @@ fn secret_json(secret: core::Secret) -> Map<String, Value> {
 fn serviceaccount_json(sa: core::ServiceAccount) -> Map<String, Value> {
     let mut out = with_meta(sa.metadata);
     if !sa.secrets.is_empty() {
-        let secrets: Vec<Value> = sa
-            .secrets
-            .into_iter()
-            .map(|r| {
-                let mut o = Map::new();
-                put(&mut o, "kind", non_empty(r.kind));
-                put(&mut o, "namespace", non_empty(r.namespace));
-                put(&mut o, "name", non_empty(r.name));
-                put(&mut o, "uid", non_empty(r.uid));
-                put(&mut o, "apiVersion", non_empty(r.api_version));
-                put(&mut o, "resourceVersion", non_empty(r.resource_version));
-                put(&mut o, "fieldPath", non_empty(r.field_path));
-                Value::Object(o)
-            })
-            .collect();
+        let secrets: Vec<Value> = sa.secrets.into_iter().map(object_reference_json).collect();
         out.insert("secrets".into(), json!(secrets));
     }
     if !sa.image_pull_secrets.is_empty() {
@@ -1097,6 +1380,322 @@ fn binding_json(
     out
 }
 
+/// `MicroTime` reads with six fractional digits, as Go's `RFC3339Micro`.
+fn micro_time_json(t: Option<meta::MicroTime>) -> Option<Value> {
+    let t = t?;
+    let seconds = t.seconds?;
+    if is_zero_time(seconds) {
+        return None;
+    }
+    let nanos = u32::try_from(t.nanos.unwrap_or(0)).ok()?;
+    let at = chrono::DateTime::from_timestamp(seconds, nanos)?;
+    Some(json!(
+        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    ))
+}
+
+fn object_reference_json(r: core::ObjectReference) -> Value {
+    let mut o = Map::new();
+    put(&mut o, "kind", non_empty(r.kind));
+    put(&mut o, "namespace", non_empty(r.namespace));
+    put(&mut o, "name", non_empty(r.name));
+    put(&mut o, "uid", non_empty(r.uid));
+    put(&mut o, "apiVersion", non_empty(r.api_version));
+    put(&mut o, "resourceVersion", non_empty(r.resource_version));
+    put(&mut o, "fieldPath", non_empty(r.field_path));
+    Value::Object(o)
+}
+
+fn quantities_json(m: BTreeMap<String, Quantity>) -> Option<Value> {
+    (!m.is_empty()).then(|| {
+        Value::Object(
+            m.into_iter()
+                .map(|(k, q)| (k, json!(q.string.unwrap_or_default())))
+                .collect(),
+        )
+    })
+}
+
+/// A list of objects, left out when empty.
+fn list_json<T>(items: Vec<T>, each: impl Fn(T) -> Value) -> Option<Value> {
+    (!items.is_empty()).then(|| Value::Array(items.into_iter().map(each).collect()))
+}
+
+/// Go always writes `spec`, even an empty one.
+fn node_json(node: core::Node) -> Map<String, Value> {
+    let mut out = with_meta(node.metadata);
+    let spec = node.spec.unwrap_or_default();
+    let mut s = Map::new();
+    put(&mut s, "podCIDR", non_empty(spec.pod_cidr));
+    put(&mut s, "podCIDRs", strings_json(spec.pod_cid_rs));
+    put(&mut s, "providerID", non_empty(spec.provider_id));
+    put(
+        &mut s,
+        "unschedulable",
+        spec.unschedulable.filter(|u| *u).map(Value::Bool),
+    );
+    let taints = list_json(spec.taints, |t| {
+        let mut o = Map::new();
+        put(&mut o, "key", t.key.map(Value::String));
+        put(&mut o, "value", non_empty(t.value));
+        put(&mut o, "effect", t.effect.map(Value::String));
+        put(&mut o, "timeAdded", time_json(t.time_added));
+        Value::Object(o)
+    });
+    put(&mut s, "taints", taints);
+    put(&mut s, "externalID", non_empty(spec.external_id));
+    out.insert("spec".into(), Value::Object(s));
+    // Status, for `/status` writes; the store ignores it elsewhere.
+    let status = node_status_json(node.status.unwrap_or_default());
+    if !status.is_empty() {
+        out.insert("status".into(), Value::Object(status));
+    }
+    out
+}
+
+fn node_status_json(st: core::NodeStatus) -> Map<String, Value> {
+    let mut s = Map::new();
+    put(&mut s, "capacity", quantities_json(st.capacity));
+    put(&mut s, "allocatable", quantities_json(st.allocatable));
+    put(&mut s, "phase", non_empty(st.phase));
+    let conditions = list_json(st.conditions, |c| {
+        let mut o = Map::new();
+        put(&mut o, "type", c.r#type.map(Value::String));
+        put(&mut o, "status", c.status.map(Value::String));
+        put(
+            &mut o,
+            "lastHeartbeatTime",
+            time_json(c.last_heartbeat_time),
+        );
+        put(
+            &mut o,
+            "lastTransitionTime",
+            time_json(c.last_transition_time),
+        );
+        put(&mut o, "reason", non_empty(c.reason));
+        put(&mut o, "message", non_empty(c.message));
+        Value::Object(o)
+    });
+    put(&mut s, "conditions", conditions);
+    let addresses = list_json(
+        st.addresses,
+        |a| json!({"type": a.r#type.unwrap_or_default(), "address": a.address.unwrap_or_default()}),
+    );
+    put(&mut s, "addresses", addresses);
+    // The kubelet port's JSON name really is `Port`.
+    let endpoints = st.daemon_endpoints.map(|d| {
+        let port = d.kubelet_endpoint.and_then(|k| k.port).unwrap_or(0);
+        json!({"kubeletEndpoint": {"Port": port}})
+    });
+    put(&mut s, "daemonEndpoints", endpoints);
+    put(&mut s, "nodeInfo", st.node_info.map(node_info_json));
+    let images = list_json(st.images, |i| {
+        let mut o = Map::new();
+        put(&mut o, "names", strings_json(i.names));
+        put(
+            &mut o,
+            "sizeBytes",
+            i.size_bytes.filter(|n| *n != 0).map(Value::from),
+        );
+        Value::Object(o)
+    });
+    put(&mut s, "images", images);
+    put(&mut s, "volumesInUse", strings_json(st.volumes_in_use));
+    let attached = list_json(
+        st.volumes_attached,
+        |a| json!({"name": a.name.unwrap_or_default(), "devicePath": a.device_path.unwrap_or_default()}),
+    );
+    put(&mut s, "volumesAttached", attached);
+    s
+}
+
+/// None of these is `omitempty` in Go: what was sent, even empty, is kept.
+fn node_info_json(i: core::NodeSystemInfo) -> Value {
+    let fields = [
+        ("machineID", i.machine_id),
+        ("systemUUID", i.system_uuid),
+        ("bootID", i.boot_id),
+        ("kernelVersion", i.kernel_version),
+        ("osImage", i.os_image),
+        ("containerRuntimeVersion", i.container_runtime_version),
+        ("kubeletVersion", i.kubelet_version),
+        ("kubeProxyVersion", i.kube_proxy_version),
+        ("operatingSystem", i.operating_system),
+        ("architecture", i.architecture),
+    ];
+    let mut o = Map::new();
+    for (key, value) in fields {
+        put(&mut o, key, value.map(Value::String));
+    }
+    Value::Object(o)
+}
+
+fn endpoints_json(ep: core::Endpoints) -> Map<String, Value> {
+    let mut out = with_meta(ep.metadata);
+    let address = |a: core::EndpointAddress| {
+        let mut o = Map::new();
+        put(&mut o, "ip", a.ip.map(Value::String));
+        put(&mut o, "hostname", non_empty(a.hostname));
+        put(&mut o, "nodeName", a.node_name.map(Value::String));
+        put(&mut o, "targetRef", a.target_ref.map(object_reference_json));
+        Value::Object(o)
+    };
+    let subsets = list_json(ep.subsets, |s| {
+        let mut o = Map::new();
+        put(&mut o, "addresses", list_json(s.addresses, address));
+        put(
+            &mut o,
+            "notReadyAddresses",
+            list_json(s.not_ready_addresses, address),
+        );
+        let ports = list_json(s.ports, |p| {
+            let mut x = Map::new();
+            put(&mut x, "name", non_empty(p.name));
+            put(&mut x, "port", p.port.map(Value::from));
+            put(&mut x, "protocol", non_empty(p.protocol));
+            put(&mut x, "appProtocol", p.app_protocol.map(Value::String));
+            Value::Object(x)
+        });
+        put(&mut o, "ports", ports);
+        Value::Object(o)
+    });
+    put(&mut out, "subsets", subsets);
+    out
+}
+
+/// Left out when empty, as Go's generated protobuf always carries it.
+fn event_source_json(source: Option<core::EventSource>) -> Option<Value> {
+    let source = source?;
+    let mut o = Map::new();
+    put(&mut o, "component", non_empty(source.component));
+    put(&mut o, "host", non_empty(source.host));
+    (!o.is_empty()).then_some(Value::Object(o))
+}
+
+fn series_json(count: Option<i32>, last_observed: Option<meta::MicroTime>) -> Value {
+    let mut o = Map::new();
+    put(&mut o, "count", count.map(Value::from));
+    put(&mut o, "lastObservedTime", micro_time_json(last_observed));
+    Value::Object(o)
+}
+
+/// core/v1 Event.
+fn core_event_json(e: core::Event) -> Map<String, Value> {
+    let mut out = with_meta(e.metadata);
+    out.insert(
+        "involvedObject".into(),
+        object_reference_json(e.involved_object.unwrap_or_default()),
+    );
+    put(&mut out, "reason", non_empty(e.reason));
+    put(&mut out, "message", non_empty(e.message));
+    put(&mut out, "source", event_source_json(e.source));
+    put(&mut out, "firstTimestamp", time_json(e.first_timestamp));
+    put(&mut out, "lastTimestamp", time_json(e.last_timestamp));
+    put(
+        &mut out,
+        "count",
+        e.count.filter(|n| *n != 0).map(Value::from),
+    );
+    put(&mut out, "type", non_empty(e.r#type));
+    put(&mut out, "eventTime", micro_time_json(e.event_time));
+    let series = e.series.map(|s| series_json(s.count, s.last_observed_time));
+    put(&mut out, "series", series);
+    put(&mut out, "action", non_empty(e.action));
+    put(&mut out, "related", e.related.map(object_reference_json));
+    put(
+        &mut out,
+        "reportingComponent",
+        non_empty(e.reporting_component),
+    );
+    put(
+        &mut out,
+        "reportingInstance",
+        non_empty(e.reporting_instance),
+    );
+    out
+}
+
+/// events.k8s.io/v1 Event.
+fn event_json(e: events::Event) -> Map<String, Value> {
+    let mut out = with_meta(e.metadata);
+    put(&mut out, "eventTime", micro_time_json(e.event_time));
+    let series = e.series.map(|s| series_json(s.count, s.last_observed_time));
+    put(&mut out, "series", series);
+    put(
+        &mut out,
+        "reportingController",
+        non_empty(e.reporting_controller),
+    );
+    put(
+        &mut out,
+        "reportingInstance",
+        non_empty(e.reporting_instance),
+    );
+    put(&mut out, "action", non_empty(e.action));
+    put(&mut out, "reason", non_empty(e.reason));
+    let regarding = e
+        .regarding
+        .map(object_reference_json)
+        .filter(|r| r.as_object().is_some_and(|o| !o.is_empty()));
+    put(&mut out, "regarding", regarding);
+    put(&mut out, "related", e.related.map(object_reference_json));
+    put(&mut out, "note", non_empty(e.note));
+    put(&mut out, "type", non_empty(e.r#type));
+    put(
+        &mut out,
+        "deprecatedSource",
+        event_source_json(e.deprecated_source),
+    );
+    put(
+        &mut out,
+        "deprecatedFirstTimestamp",
+        time_json(e.deprecated_first_timestamp),
+    );
+    put(
+        &mut out,
+        "deprecatedLastTimestamp",
+        time_json(e.deprecated_last_timestamp),
+    );
+    put(
+        &mut out,
+        "deprecatedCount",
+        e.deprecated_count.filter(|n| *n != 0).map(Value::from),
+    );
+    out
+}
+
+/// Every spec field is a pointer in Go: what was sent is kept, zero or not.
+fn lease_json(lease: coordination::Lease) -> Map<String, Value> {
+    let mut out = with_meta(lease.metadata);
+    let spec = lease.spec.unwrap_or_default();
+    let mut s = Map::new();
+    put(
+        &mut s,
+        "holderIdentity",
+        spec.holder_identity.map(Value::String),
+    );
+    put(
+        &mut s,
+        "leaseDurationSeconds",
+        spec.lease_duration_seconds.map(Value::from),
+    );
+    put(&mut s, "acquireTime", micro_time_json(spec.acquire_time));
+    put(&mut s, "renewTime", micro_time_json(spec.renew_time));
+    put(
+        &mut s,
+        "leaseTransitions",
+        spec.lease_transitions.map(Value::from),
+    );
+    put(&mut s, "strategy", spec.strategy.map(Value::String));
+    put(
+        &mut s,
+        "preferredHolder",
+        spec.preferred_holder.map(Value::String),
+    );
+    out.insert("spec".into(), Value::Object(s));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1246,6 +1845,68 @@ mod tests {
     }
 
     #[test]
+    fn newer_kinds_round_trip() {
+        let node = json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}},
+            "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"], "providerID": "metal://m1",
+                     "unschedulable": true, "taints": [{"key": "k", "value": "v", "effect": "NoSchedule",
+                                                        "timeAdded": "2026-12-06T10:00:00Z"}]},
+            "status": {"capacity": {"cpu": "4", "memory": "8Gi"}, "allocatable": {"cpu": "3800m"},
+                       "phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "2026-12-06T10:00:00Z",
+                                       "lastTransitionTime": "2026-12-06T09:00:00Z", "reason": "KubeletReady",
+                                       "message": "ready"}],
+                       "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                       "nodeInfo": {"machineID": "m", "kubeletVersion": "v1.32.0", "architecture": "amd64"},
+                       "images": [{"names": ["nginx:1"], "sizeBytes": 1000}],
+                       "volumesInUse": ["kubernetes.io/csi/v"]}});
+        let endpoints = json!({"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "web", "namespace": "default"},
+            "subsets": [{"addresses": [{"ip": "10.244.1.5", "nodeName": "n1",
+                                        "targetRef": {"kind": "Pod", "name": "web-0", "namespace": "default"}}],
+                         "notReadyAddresses": [{"ip": "10.244.1.6", "hostname": "web-1"}],
+                         "ports": [{"name": "https", "port": 443, "protocol": "TCP", "appProtocol": "https"}]}]});
+        let event = json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "e", "namespace": "default"},
+            "involvedObject": {"kind": "Node", "name": "n1", "apiVersion": "v1"},
+            "reason": "Started", "message": "m", "source": {"component": "kubelet", "host": "n1"},
+            "firstTimestamp": "2026-12-06T10:00:00Z", "lastTimestamp": "2026-12-06T10:01:00Z",
+            "count": 2, "type": "Normal", "eventTime": "2026-12-06T10:00:00.123456Z",
+            "series": {"count": 3, "lastObservedTime": "2026-12-06T10:02:00.000001Z"},
+            "action": "Start", "related": {"kind": "Pod", "name": "p"},
+            "reportingComponent": "kubelet", "reportingInstance": "n1"});
+        for (plural, object) in [("nodes", node), ("endpoints", endpoints), ("events", event)] {
+            let kind = kind(plural);
+            let body = encode_object(&kind, &object, false).unwrap();
+            assert_eq!(decode_object(&kind, &body).unwrap(), object, "{plural}");
+        }
+        let new_event = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "e", "namespace": "default"},
+            "eventTime": "2026-12-06T10:00:00.123456Z",
+            "series": {"count": 2, "lastObservedTime": "2026-12-06T10:05:00.500000Z"},
+            "reportingController": "metal-mesh/controller", "reportingInstance": "c-1",
+            "action": "Reconcile", "reason": "Synced",
+            "regarding": {"kind": "Service", "name": "web", "namespace": "default"},
+            "related": {"kind": "Node", "name": "n1"}, "note": "n", "type": "Normal",
+            "deprecatedSource": {"component": "c"}, "deprecatedFirstTimestamp": "2026-12-06T10:00:00Z",
+            "deprecatedLastTimestamp": "2026-12-06T10:01:00Z", "deprecatedCount": 4});
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "l", "namespace": "kube-system"},
+            "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
+                     "acquireTime": "2026-12-06T10:00:00.000000Z", "renewTime": "2026-12-06T10:00:10.654321Z",
+                     "leaseTransitions": 0}});
+        for (group, plural, object) in [
+            (EVENTS_GROUP, "events", new_event),
+            (COORDINATION_GROUP, "leases", lease),
+        ] {
+            let kind = Kinds::builtin().find(group, "v1", plural).unwrap().clone();
+            let body = encode_object(&kind, &object, false).unwrap();
+            assert_eq!(decode_object(&kind, &body).unwrap(), object, "{plural}");
+        }
+    }
+
+    #[test]
     fn secret_string_data_merges_into_data() {
         let kind = kind("secrets");
         let raw = core::Secret {
@@ -1289,9 +1950,16 @@ mod tests {
         let cm = kind("configmaps");
         let wrong = encode_envelope("v1", "Secret", Vec::new());
         assert_eq!(decode_object(&cm, &wrong).unwrap_err().code, 400);
-        let events = kind("events");
-        let err = decode_object(&events, &encode_envelope("v1", "Event", Vec::new())).unwrap_err();
-        assert_eq!(err.code, 415);
+        let crds = Kinds::builtin()
+            .find(crate::kinds::CRD_GROUP, "v1", "customresourcedefinitions")
+            .unwrap()
+            .clone();
+        let body = encode_envelope(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            Vec::new(),
+        );
+        assert_eq!(decode_object(&crds, &body).unwrap_err().code, 415);
     }
 
     #[test]
