@@ -3,13 +3,16 @@
 # cargo already built, then `docker build` compose/Dockerfile (FROM scratch) over it.
 #
 #   compose/build-image.sh [--release] [--tag IMAGE] [--seed FILE] [--firewall FILE]
-#                          [--host-tool PATH]... [--no-docker] [BINARY...]
+#                          [--crds DIR]... [--host-tool PATH]... [--no-docker] [BINARY...]
 #
 #   --release          take the binaries from target/release instead of target/debug
 #   --tag IMAGE        image name (default: $METAL_MESH_IMAGE or metal-mesh:dev)
 #   --seed FILE        seed baked in as /etc/metal-api/seed.yaml (default: compose/seed.yaml)
 #   --firewall FILE    Firewall baked in as /etc/rule-compiler/firewall.yaml
 #                      (default: compose/firewall.yaml)
+#   --crds DIR         also give kube-testserver the CRDs of DIR (*.yaml), e.g. upstream's
+#                      MetalLB, Gardener or MCM CRDs: a file named as a stand-in
+#                      (<group>_<plural>.yaml, upstream's naming) replaces it; repeatable
 #   --host-tool PATH   also package this program of the host (with its libraries) as
 #                      /usr/local/bin/<name>; repeatable. With rule-compiler, nft is added
 #                      unless a tool named nft is given (from PATH or /usr/sbin/nft). With
@@ -44,6 +47,7 @@ firewall="$here/firewall.yaml"
 docker_build=1
 bins=()
 tools=()
+crd_dirs=()
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
 
@@ -54,8 +58,9 @@ while [ $# -gt 0 ]; do
         --seed) [ $# -ge 2 ] || die "--seed needs a value"; seed="$2"; shift ;;
         --firewall) [ $# -ge 2 ] || die "--firewall needs a value"; firewall="$2"; shift ;;
         --host-tool) [ $# -ge 2 ] || die "--host-tool needs a value"; tools+=("$2"); shift ;;
+        --crds) [ $# -ge 2 ] || die "--crds needs a value"; crd_dirs+=("$2"); shift ;;
         --no-docker) docker_build=0 ;;
-        -h|--help) sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) bins+=("$1") ;;
     esac
@@ -207,7 +212,14 @@ if has_bin kube-testserver; then
     crds="$rootfs/etc/kube-testserver/crds"
     "$bin_dir/crdgen" --stand-ins "$crds" >/dev/null
     cp "$root"/helm/metal-mesh/crds/*.yaml "$crds/"
+    for dir in "${crd_dirs[@]}"; do
+        compgen -G "$dir/*.yaml" >/dev/null || die "--crds $dir: no *.yaml file there"
+        cp "$dir"/*.yaml "$crds/"
+        echo "build-image.sh: CRDs of $dir: $(cd "$dir" && echo *.yaml)"
+    done
     chmod 0644 "$crds"/*.yaml
+elif [ ${#crd_dirs[@]} -gt 0 ]; then
+    die "--crds needs kube-testserver among the binaries"
 fi
 # How the services reach compose's Kubernetes API (the compose service kube-api); no
 # credentials: kube-testserver authenticates nobody.

@@ -7,6 +7,10 @@
 //! CSI volume through the volume-manager, a shoot of type metal becoming machines with Ignition
 //! userdata, and metal-api back to its seed state once everything is deleted.
 //!
+//! Where `../shared/contracts` holds upstream's CRDs (CI), the image is built with them
+//! (`build-image.sh --crds`), replacing the stand-ins of the same kinds, so MetalLB's, Gardener's,
+//! MCM's and the firewall's schemas check what the controllers write.
+//!
 //! The tour uses compose's default project and ports (metal-api :8080, kube-api :6443, ...),
 //! as a user would. The stack is torn down (`down -v`) whatever happens.
 //!
@@ -137,10 +141,20 @@ fn the_readme_tour_runs_verbatim_against_compose() {
         return;
     }
 
-    // The image, from these very binaries (built now if stale), as compose.rs builds it.
+    // The image, from these very binaries (built now if stale), as compose.rs builds it; with
+    // upstream's CRDs where `../shared/contracts` has them (CI), so what the controllers write
+    // meets upstream's schemas rather than the stand-ins' anything-goes.
     integration::binary("metal-api");
-    let built = Command::new("bash")
-        .arg(root.join("compose/build-image.sh"))
+    let mut build = Command::new("bash");
+    build.arg(root.join("compose/build-image.sh"));
+    match kube_resources::contracts::upstream_crds() {
+        Some(dir) => {
+            eprintln!("upstream CRDs from {}", dir.display());
+            build.arg("--crds").arg(dir);
+        }
+        None => eprintln!("NOTE: no upstream CRDs; the tour runs on the stand-ins alone"),
+    }
+    let built = build
         .current_dir(&root)
         .stdin(Stdio::null())
         .output()
@@ -205,6 +219,7 @@ fn the_readme_tour_runs_verbatim_against_compose() {
         "ok: Service web has a load-balancer IP",
         "ok: MetalLB's IPAddressPool holds",
         "ok: the rule-compiler's ruleset admits",
+        "ok: the volume-manager's volume group",
         "ok: the volume-manager lists",
         "ok: two machines allocated with Ignition userdata",
         "ok: metal-api back to its seed state",
