@@ -64,6 +64,27 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// The Compose command, as the README's tour picks it: `docker-compose` (v1) if installed, else
+/// the `docker compose` plugin; None without either.
+pub fn compose_command() -> Option<Vec<String>> {
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if works("docker-compose", &["version"]) {
+        Some(vec!["docker-compose".into()])
+    } else if works("docker", &["compose", "version"]) {
+        Some(vec!["docker".into(), "compose".into()])
+    } else {
+        None
+    }
+}
+
 /// A loopback address with a port that was free a moment ago.
 pub fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")

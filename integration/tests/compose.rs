@@ -44,19 +44,6 @@ fn quiet(cmd: &mut Command) -> Option<Output> {
     cmd.stdin(Stdio::null()).output().ok()
 }
 
-/// `docker compose` (v2 plugin) if present, else `docker-compose` (v1), else None.
-fn compose_cli() -> Option<Vec<String>> {
-    let plugin = quiet(Command::new("docker").args(["compose", "version"]));
-    if plugin.is_some_and(|o| o.status.success()) {
-        return Some(vec!["docker".into(), "compose".into()]);
-    }
-    let standalone = quiet(Command::new("docker-compose").arg("version"));
-    if standalone.is_some_and(|o| o.status.success()) {
-        return Some(vec!["docker-compose".into()]);
-    }
-    None
-}
-
 /// A started compose project; dropping it runs `down -v` (after dumping logs on panic).
 struct Stack {
     cli: Vec<String>,
@@ -383,7 +370,7 @@ fn compose_stack_allocates_ips_that_survive_a_restart() {
     if !docker_ok {
         return unavailable("no reachable Docker daemon (`docker info` failed)");
     }
-    let Some(cli) = compose_cli() else {
+    let Some(cli) = integration::compose_command() else {
         return unavailable("neither `docker compose` nor `docker-compose` is installed");
     };
 

@@ -39,17 +39,6 @@ fn works(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The compose command the tour picks: `docker-compose` if installed, else `docker compose`.
-fn compose_command() -> Option<Vec<&'static str>> {
-    if works("docker-compose", &["version"]) {
-        Some(vec!["docker-compose"])
-    } else if works("docker", &["compose", "version"]) {
-        Some(vec!["docker", "compose"])
-    } else {
-        None
-    }
-}
-
 /// The shell blocks of the README between the tour's markers, in order.
 fn tour_script(readme: &str) -> String {
     let begin = readme
@@ -79,14 +68,14 @@ fn tour_script(readme: &str) -> String {
 
 /// Tears the default compose project down on drop, printing its logs first when the tour failed.
 struct Teardown<'a> {
-    compose: Vec<&'static str>,
+    compose: Vec<String>,
     root: &'a Path,
     failed: bool,
 }
 
 impl Teardown<'_> {
     fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(self.compose[0])
+        Command::new(&self.compose[0])
             .args(&self.compose[1..])
             .args(["-f", "compose/docker-compose.yml"])
             .args(args)
@@ -133,7 +122,7 @@ fn the_readme_tour_runs_verbatim_against_compose() {
     .filter(|(program, args)| !works(program, args))
     .map(|(program, _)| program)
     .collect();
-    let compose = compose_command();
+    let compose = integration::compose_command();
     if !missing.is_empty() || compose.is_none() {
         let reason = format!("missing {missing:?} (compose found: {})", compose.is_some());
         assert!(!in_ci(), "{reason} (CI is set, so this is a failure)");

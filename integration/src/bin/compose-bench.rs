@@ -26,24 +26,6 @@ const PORTS: &[&str] = &[
     "GARDENER_WEBHOOKS_HOST_PORT",
 ];
 
-fn compose_command() -> Vec<&'static str> {
-    let works = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if works("docker-compose", &["version"]) {
-        vec!["docker-compose"]
-    } else if works("docker", &["compose", "version"]) {
-        vec!["docker", "compose"]
-    } else {
-        panic!("neither docker-compose nor `docker compose` is installed")
-    }
-}
-
 fn output(cmd: &mut Command) -> String {
     let out = cmd.stdin(Stdio::null()).output().expect("run a command");
     assert!(
@@ -55,7 +37,7 @@ fn output(cmd: &mut Command) -> String {
 }
 
 /// One compose project: `up -d` until every container is healthy; the elapsed time.
-fn stack_round(compose: &[&str], round: usize) -> Duration {
+fn stack_round(compose: &[String], round: usize) -> Duration {
     let root = integration::workspace_root();
     let project = format!("mmbench{}x{round}", std::process::id());
     let env: Vec<(String, String)> = PORTS
@@ -74,7 +56,7 @@ fn stack_round(compose: &[&str], round: usize) -> Duration {
         .collect();
     let run = |args: &[&str]| {
         output(
-            Command::new(compose[0])
+            Command::new(&compose[0])
                 .args(&compose[1..])
                 .args(["-f", "compose/docker-compose.yml", "-p", &project])
                 .args(args)
@@ -135,7 +117,8 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("ROUNDS is a number"))
         .unwrap_or(3);
-    let compose = compose_command();
+    let compose = integration::compose_command()
+        .expect("neither docker-compose nor `docker compose` is installed");
     let (mut stack, mut baseline) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let b = baseline_round();
