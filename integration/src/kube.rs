@@ -52,12 +52,7 @@ impl Drop for KubeTestServer {
 /// Writes a kubeconfig for `url` (namespace `default`) into `dir` and returns its path.
 pub fn write_kubeconfig(dir: &Path, url: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\"}}\n\
-         contexts:\n- name: test\n  context: {{cluster: test, user: test, namespace: default}}\n\
-         users:\n- name: test\n  user: {{}}\ncurrent-context: test\n"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
+    std::fs::write(&path, kube_testserver::kubeconfig(url)).expect("write kubeconfig");
     path
 }
 

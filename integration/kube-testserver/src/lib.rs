@@ -39,6 +39,22 @@ use serde_json::Value;
 
 use crate::store::Store;
 
+/// A kubeconfig for a server at `server` (e.g. `http://127.0.0.1:6443`): one context, namespace
+/// `default`, no credentials, since this server authenticates nobody.
+pub fn kubeconfig(server: &str) -> String {
+    format!(
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: local\n  cluster:\n    server: {server}\n\
+         contexts:\n\
+         - name: local\n  context:\n    cluster: local\n    user: local\n    namespace: default\n\
+         users:\n\
+         - name: local\n  user: {{}}\n\
+         current-context: local\n"
+    )
+}
+
 /// Server settings; the binary's flags map onto these.
 #[derive(Debug, Clone)]
 pub struct Config {

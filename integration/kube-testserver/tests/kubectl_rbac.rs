@@ -95,11 +95,7 @@ async fn kubectl_applies_cluster_roles_and_bindings() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\"}}\n\
-             contexts:\n- name: test\n  context: {{cluster: test, user: test, namespace: default}}\n\
-             users:\n- name: test\n  user: {{}}\ncurrent-context: test\n"
-        ),
+        kube_testserver::kubeconfig(&url),
     )
     .unwrap();
     let dir = dir.path();

@@ -507,16 +507,7 @@ async fn up_with_a_kubeconfig_runs_the_machine_lifecycle_against_that_cluster() 
     };
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{}\"}}\n\
-             contexts:\n- name: test\n  context: {{cluster: test, user: test, namespace: default}}\n\
-             users:\n- name: test\n  user: {{}}\ncurrent-context: test\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&kubeconfig, kube_testserver::kubeconfig(&server.url())).unwrap();
     let (api, lb, rc, vm, ml) = (
         free_addr(),
         free_addr(),
@@ -860,15 +851,7 @@ async fn up_with_gardener_walks_a_shoot_of_type_metal_through_the_embedded_metal
     .expect("kube-testserver");
     let url = server.url();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\"}}\n\
-             contexts:\n- name: test\n  context: {{cluster: test, user: test}}\n\
-             users:\n- name: test\n  user: {{}}\ncurrent-context: test\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&kubeconfig, kube_testserver::kubeconfig(&url)).unwrap();
     let (api, lb, rc, vm, ml, gw) = (
         free_addr(),
         free_addr(),

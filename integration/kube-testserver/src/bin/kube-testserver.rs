@@ -74,21 +74,6 @@ fn crd_files(paths: Vec<PathBuf>) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A kubeconfig with one cluster (`server`), no credentials: this server authenticates nobody.
-fn kubeconfig(server: &str) -> String {
-    format!(
-        "apiVersion: v1\n\
-         kind: Config\n\
-         clusters:\n\
-         - name: local\n  cluster:\n    server: {server}\n\
-         contexts:\n\
-         - name: local\n  context:\n    cluster: local\n    user: local\n\
-         users:\n\
-         - name: local\n  user: {{}}\n\
-         current-context: local\n"
-    )
-}
-
 /// Writes `contents` to `path` whole or not at all (a temporary file renamed over it),
 /// readable by everyone: a kubeconfig without secrets.
 fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
@@ -119,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     eprintln!("kube-testserver listening on http://{local}");
     if let Some(path) = &args.write_kubeconfig {
         let server = args.advertise.unwrap_or_else(|| format!("http://{local}"));
-        write_atomically(path, &kubeconfig(&server))?;
+        write_atomically(path, &kube_testserver::kubeconfig(&server))?;
         eprintln!("kube-testserver wrote {} (server {server})", path.display());
     }
     actix_web::rt::System::new()
