@@ -3020,6 +3020,22 @@ def check_gw_extensions(chart: "helm.Chart", chart_dir: pathlib.Path, kv: list[s
                 f"[extensions, controlPlaneImage empty, image {ref}] --control-plane-image is the pod's own image; "
                 "metalApiTimeout empty: no --metal-api-timeout (the binary's 30s)")
 
+    # firewall-controller-manager: the binary's pinned image by default, another image, or
+    # none; the seed's API server URL when given.
+    for fcm, seed_url, tail in [
+            ({}, "", []),
+            ({"image": "registry.example.com/fcm:v1"}, "https://seed.example.com",
+             ["--firewall-controller-manager-image", "registry.example.com/fcm:v1", "--seed-api-url", "https://seed.example.com"]),
+            ({"enabled": False, "image": "ignored"}, "", ["--firewall-controller-manager-image", ""])]:
+        values = gw_ext_values({"firewallControllerManager": fcm, "seedApiUrl": seed_url})
+        args = gw_container(docs_of(render(chart, values)))["args"]
+        start = args.index("--control-plane-image") + 2
+        got, rest = args[start:start + len(tail)], args[start + len(tail):]
+        if got != tail:
+            print(f"        got: {args}")
+        C.check(got == tail and not {"--firewall-controller-manager-image", "--seed-api-url"} & set(rest),
+                f"[extensions, firewallControllerManager {fcm}, seedApiUrl {seed_url!r}] after --control-plane-image: {tail}")
+
     # Bad values fail the render with a message naming the value.
     def ext_err(**e: Any) -> dict[str, Any]:
         return gw_ext_values(e)

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use integration::extensions::{
     OTHER, PoolSpec, SHOOT, ShootRef, Stack, cluster, control_plane, dns_record,
     firewall_manager_stand_in, infrastructure, osc, resource, shoot, validate_manifests, worker,
@@ -307,6 +308,56 @@ async fn a_shoot_of_type_metal_becomes_machines_and_goes_away_again() {
             "lb-allocator runs with {flag}: {seed_args}"
         );
     }
+    // firewall-controller-manager beside it, for this shoot, with webhooks trusting its CA.
+    let fcm = all
+        .iter()
+        .find(|o| {
+            o["kind"] == "Deployment" && o["metadata"]["name"] == "firewall-controller-manager"
+        })
+        .expect("the firewall-controller-manager Deployment");
+    let fcm_args = fcm["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    for flag in [
+        format!("-cluster-id={}", SHOOT.uid),
+        format!("-namespace={}", SHOOT.namespace),
+        format!("-metal-api-url={}", stack.metal_api.url("")),
+        format!("-seed-api-url={}", stack.server.url().trim_end_matches('/')),
+        format!("-shoot-api-url=https://api.{}.example.com", SHOOT.name),
+    ] {
+        assert!(
+            fcm_args.contains(&flag),
+            "firewall-controller-manager runs with {flag}: {fcm_args}"
+        );
+    }
+    let webhooks = all
+        .iter()
+        .find(|o| o["kind"] == "MutatingWebhookConfiguration")
+        .expect("firewall-controller-manager's MutatingWebhookConfiguration");
+    assert_eq!(
+        webhooks["metadata"]["name"],
+        format!("firewall-controller-manager-{}", SHOOT.namespace)
+    );
+    let secrets: Api<Secret> = Api::namespaced(stack.kube.clone(), SHOOT.namespace);
+    let ca = secrets.get("ca-provider-metal-controlplane").await.unwrap();
+    let ca_pem = ca.data.unwrap()["ca.crt"].0.clone();
+    let bundle = base64::engine::general_purpose::STANDARD
+        .decode(
+            webhooks["webhooks"][0]["clientConfig"]["caBundle"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(bundle).unwrap(),
+        String::from_utf8(ca_pem).unwrap().trim()
+    );
+    assert!(
+        secrets
+            .get_opt("shoot-access-firewall-controller-manager")
+            .await
+            .unwrap()
+            .is_some(),
+        "firewall-controller-manager's shoot access Secret"
+    );
     if let Some(result) = validate_manifests(&all) {
         let summary =
             result.unwrap_or_else(|report| panic!("invalid control-plane manifests:\n{report}"));
@@ -482,6 +533,16 @@ async fn a_shoot_of_type_metal_becomes_machines_and_goes_away_again() {
         managed_objects(&stack, SHOOT.namespace).await.is_empty(),
         "ManagedResources deleted"
     );
+    let secrets: Api<Secret> = Api::namespaced(stack.kube.clone(), SHOOT.namespace);
+    for name in [
+        "shoot-access-lb-allocator",
+        "shoot-access-firewall-controller-manager",
+    ] {
+        assert!(
+            secrets.get_opt(name).await.unwrap().is_none(),
+            "{name} deleted with the ControlPlane"
+        );
+    }
     stack
         .delete("Infrastructure", "infrastructures", SHOOT)
         .await;

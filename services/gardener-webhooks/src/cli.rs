@@ -143,6 +143,16 @@ pub struct Args {
     /// ControlPlane controller
     #[arg(long, default_value = "metal-mesh:dev")]
     pub control_plane_image: String,
+    /// Image of metal-stack's firewall-controller-manager, deployed beside each shoot's control
+    /// plane by the ControlPlane controller (it creates the shoot's firewalls); empty: not
+    /// deployed (the operator runs it)
+    #[arg(long, default_value = crate::core::extensions::controlplane::firewall_manager::DEFAULT_IMAGE)]
+    pub firewall_controller_manager_image: String,
+    /// The seed's API server as the shoots' firewalls reach it (firewall-controller-manager's
+    /// -seed-api-url); default: the ConfigMap garden/seed-api-server (key url) if present, else
+    /// this process's Kubernetes API server
+    #[arg(long)]
+    pub seed_api_url: Option<String>,
     /// Name of the extension controllers' leader-election Lease
     #[arg(long, default_value = "provider-metal-leader-election")]
     pub extensions_lease_name: String,
@@ -226,6 +236,11 @@ impl Args {
             metal_api_timeout: self.metal_api_timeout,
             metal_api_ca_file: self.metal_api_ca_file.clone(),
             control_plane_image: self.control_plane_image.clone(),
+            firewall_controller_manager_image: Some(
+                self.firewall_controller_manager_image.trim().to_owned(),
+            )
+            .filter(|image| !image.is_empty()),
+            seed_api_url: self.seed_api_url.clone(),
         }
     }
 

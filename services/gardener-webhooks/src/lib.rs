@@ -114,10 +114,18 @@ pub async fn start(args: Args, setup: Setup) -> anyhow::Result<ServiceParts> {
             &setup,
         )
     });
+    let mut extensions_config = args.extensions_config();
+    if args.extensions && extensions_config.seed_api_url.is_none() {
+        // Upstream's default: the API server this process talks to.
+        let config = mesh_controller::client::config(args.kubeconfig.as_deref())
+            .await
+            .context("Kubernetes configuration")?;
+        extensions_config.seed_api_url = Some(config.cluster_url.to_string());
+    }
     let extensions = args.extensions.then(|| {
         extensions::start(
             client.clone(),
-            args.extensions_config(),
+            extensions_config,
             reconciles.clone().expect("metrics registered"),
             &setup,
         )

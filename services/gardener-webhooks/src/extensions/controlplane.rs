@@ -1,8 +1,9 @@
 //! The ControlPlane controller (upstream's generic control-plane actuator with the metal values
 //! provider): reads what the values need (the node network and the firewall networks from
-//! metal-api, the SSH key, the kube-apiserver's addresses), keeps the certificates, and applies
-//! lb-allocator's shoot access Secret and the three ManagedResources; on deletion removes them
-//! and waits until gardener-resource-manager has cleaned up behind them. Decisions and
+//! metal-api, the SSH key, the kube-apiserver's addresses and name, the seed's API server),
+//! keeps the certificates, and applies the shoot access Secrets of lb-allocator and
+//! firewall-controller-manager and the three ManagedResources; on deletion removes them and
+//! waits until gardener-resource-manager has cleaned up behind them. Decisions and
 //! manifests: [`core`]; certificates are generated here (rcgen).
 //!
 //! Every write is a server-side apply (field manager `provider-metal`, forced) of the whole
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt as _;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
@@ -27,7 +28,8 @@ use serde_json::Value;
 use super::{Actuator, Outcome, Request, Shared, kube_error, resource, secret_data};
 use crate::core::extensions::controlplane::secrets::{CertConfig, Existing, Issued, Usage};
 use crate::core::extensions::controlplane::{
-    self as core, Credential, Inputs, MANAGED_RESOURCES, manifests, secrets, seed, storage, values,
+    self as core, Credential, FirewallManager, Inputs, MANAGED_RESOURCES, firewall_manager,
+    manifests, secrets, seed, storage, values,
 };
 use crate::core::extensions::operation::ExtError;
 
@@ -37,6 +39,9 @@ const FIELD_MANAGER: &str = "provider-metal";
 const WAIT: Duration = Duration::from_secs(10);
 /// Gardener's SSH key pair of the shoot (its secrets manager's `name` label, or the plain name).
 const SSH_KEYPAIR: &str = "ssh-keypair";
+/// Upstream's override of the seed's API server URL for the firewalls (key `url`), for seeds
+/// whose in-cluster address the firewalls cannot reach.
+const SEED_API_SERVER_CONFIG_MAP: (&str, &str) = ("garden", "seed-api-server");
 
 pub struct ControlPlane;
 
@@ -89,10 +94,11 @@ async fn reconcile(request: &Request<'_>) -> Result<Outcome, ExtError> {
             "waiting for the node network (the Infrastructure's status.nodesCIDR)",
         ));
     };
+    let apiserver = apiserver_record(shared, namespace, &shoot.name).await?;
     let apiserver_ips = if shoot.hibernated {
         Vec::new()
     } else {
-        let ips = apiserver_ips(shared, namespace, &shoot.name).await?;
+        let ips = apiserver.ips.clone();
         if ips.is_empty() {
             return Ok(Outcome::pending(
                 WAIT,
@@ -116,7 +122,8 @@ async fn reconcile(request: &Request<'_>) -> Result<Outcome, ExtError> {
         .map_err(|e| ExtError::metal("finding the node network", &e))?;
     let node_network_id = values::node_network(&found, shoot.project_id(), &nodes_cidr)?;
     let networks = firewall_networks(&metal, &shoot.infrastructure.firewall.networks).await?;
-    let ssh_public_key = ssh_public_key(shared, namespace).await?;
+    let ssh_key = ssh_key_pair(shared, namespace).await?;
+    let ssh_public_key = ssh_key.as_ref().and_then(|k| k.public_key.clone());
     let credential = credential(shared, request).await?;
     let values = core::values(Inputs {
         shoot,
@@ -141,14 +148,55 @@ async fn reconcile(request: &Request<'_>) -> Result<Outcome, ExtError> {
         ca: field("ca.crt"),
     };
 
+    let firewall_manager = match &shared.config.firewall_controller_manager_image {
+        None => None,
+        Some(image) => {
+            let Some(shoot_api_url) = shoot_api_url(&shoot.shoot, &apiserver) else {
+                return Ok(Outcome::pending(
+                    WAIT,
+                    format!(
+                        "waiting for the shoot's domain (spec.dns.domain, or the name of DNSRecord {}-external)",
+                        shoot.name
+                    ),
+                ));
+            };
+            let ca = certificates
+                .get(secrets::CA_CONTROLPLANE)
+                .and_then(|c| c.data.get("ca.crt"))
+                .ok_or_else(|| ExtError::internal("the control-plane CA is missing"))?;
+            Some(FirewallManager {
+                image: image.clone(),
+                seed_api_url: seed_api_url(shared).await?,
+                shoot_api_url,
+                ssh_key_secret: ssh_key.map_or_else(|| SSH_KEYPAIR.to_owned(), |k| k.secret),
+                ca_bundle: ca.clone(),
+                shoot_kubeconfig_secret: seed::GENERIC_KUBECONFIG.to_owned(),
+            })
+        }
+    };
+
     let secrets_api: Api<Secret> = Api::namespaced(shared.client.clone(), namespace);
-    apply(
-        &secrets_api,
-        seed::SHOOT_ACCESS_SECRET,
-        &seed::shoot_access_secret(namespace),
-    )
-    .await?;
-    let resources = core::render(&values, &shared.config.control_plane_image, &tls);
+    let mut access = vec![(seed::SHOOT_ACCESS_SECRET, seed::LB_ALLOCATOR)];
+    if firewall_manager.is_some() {
+        access.push((
+            firewall_manager::SHOOT_ACCESS_SECRET,
+            firewall_manager::NAME,
+        ));
+    }
+    for (name, account) in access {
+        apply(
+            &secrets_api,
+            name,
+            &seed::shoot_access_secret(namespace, name, account),
+        )
+        .await?;
+    }
+    let resources = core::render(
+        &values,
+        &shared.config.control_plane_image,
+        &tls,
+        firewall_manager.as_ref(),
+    );
     let managed: Api<DynamicObject> = Api::namespaced_with(
         shared.client.clone(),
         namespace,
@@ -202,6 +250,7 @@ async fn delete(request: &Request<'_>) -> Result<Outcome, ExtError> {
         }
     }
     delete_opt(&secrets_api, seed::SHOOT_ACCESS_SECRET).await?;
+    delete_opt(&secrets_api, firewall_manager::SHOOT_ACCESS_SECRET).await?;
     let managed_secrets = secrets_api
         .list(&ListParams::default().labels(&managed_labels()))
         .await
@@ -280,26 +329,79 @@ async fn infrastructure(
         .transpose()
 }
 
-/// The kube-apiserver's addresses: the values of the shoot's external DNSRecord.
-async fn apiserver_ips(
+/// The shoot's external DNSRecord: the kube-apiserver's name and addresses.
+#[derive(Debug, Default)]
+struct ApiServerRecord {
+    name: Option<String>,
+    ips: Vec<String>,
+}
+
+async fn apiserver_record(
     shared: &Shared,
     namespace: &str,
     shoot: &str,
-) -> Result<Vec<String>, ExtError> {
+) -> Result<ApiServerRecord, ExtError> {
     let api: Api<DynamicObject> = Api::namespaced_with(
         shared.client.clone(),
         namespace,
         &resource("DNSRecord", "dnsrecords"),
     );
     let name = format!("{shoot}-external");
-    let record = api
+    let Some(record) = api
         .get_opt(&name)
         .await
-        .map_err(|e| kube_error(&format!("reading DNSRecord {name}"), &e))?;
-    Ok(record
-        .and_then(|r| r.data.pointer("/spec/values").cloned())
-        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-        .unwrap_or_default())
+        .map_err(|e| kube_error(&format!("reading DNSRecord {name}"), &e))?
+    else {
+        return Ok(ApiServerRecord::default());
+    };
+    Ok(ApiServerRecord {
+        name: record
+            .data
+            .pointer("/spec/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
+        ips: record
+            .data
+            .pointer("/spec/values")
+            .cloned()
+            .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+            .unwrap_or_default(),
+    })
+}
+
+/// The shoot's API server as its firewalls reach it: `https://api.<spec.dns.domain>` as
+/// upstream, else the name of its external DNSRecord (which gardenlet names so).
+fn shoot_api_url(shoot: &Value, record: &ApiServerRecord) -> Option<String> {
+    shoot
+        .pointer("/spec/dns/domain")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .map(|domain| format!("https://api.{domain}"))
+        .or_else(|| record.name.as_ref().map(|name| format!("https://{name}")))
+}
+
+/// The seed's API server for the firewalls: upstream's ConfigMap override, else the configured
+/// (or this process's) API server.
+async fn seed_api_url(shared: &Shared) -> Result<String, ExtError> {
+    let (namespace, name) = SEED_API_SERVER_CONFIG_MAP;
+    let api: Api<ConfigMap> = Api::namespaced(shared.client.clone(), namespace);
+    let url = match api.get_opt(name).await {
+        Ok(found) => found.and_then(|c| c.data.and_then(|mut d| d.remove("url"))),
+        // No garden namespace (or no right to read it): no override.
+        Err(kube::Error::Api(status)) if status.code == 403 || status.code == 404 => None,
+        Err(e) => {
+            return Err(kube_error(
+                &format!("reading configmap {namespace}/{name}"),
+                &e,
+            ));
+        }
+    };
+    url.or_else(|| shared.config.seed_api_url.clone())
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .ok_or_else(|| {
+            ExtError::configuration("the seed's API server URL is unknown (--seed-api-url)")
+        })
 }
 
 /// The firewall networks metal-api knows, with the parents of those labelled default-external
@@ -335,9 +437,15 @@ async fn network(
     }
 }
 
-/// The shoot's SSH public key: the newest `ssh-keypair` of Gardener's secrets manager, else
-/// the Secret of that name; none is no error.
-async fn ssh_public_key(shared: &Shared, namespace: &str) -> Result<Option<String>, ExtError> {
+/// The shoot's SSH key pair: its Secret's name and public key.
+struct SshKeyPair {
+    secret: String,
+    public_key: Option<String>,
+}
+
+/// The newest `ssh-keypair` of Gardener's secrets manager, else the Secret of that name; none
+/// is no error.
+async fn ssh_key_pair(shared: &Shared, namespace: &str) -> Result<Option<SshKeyPair>, ExtError> {
     let api: Api<Secret> = Api::namespaced(shared.client.clone(), namespace);
     let managed = api
         .list(
@@ -354,7 +462,10 @@ async fn ssh_public_key(shared: &Shared, namespace: &str) -> Result<Option<Strin
         Some(secret) => Some(secret),
         None => shared.secret(namespace, SSH_KEYPAIR).await?,
     };
-    Ok(secret.and_then(|s| secret_data(&s).remove("id_rsa.pub")))
+    Ok(secret.map(|s| SshKeyPair {
+        secret: s.name_any(),
+        public_key: secret_data(&s).remove("id_rsa.pub"),
+    }))
 }
 
 /// Which key of the ControlPlane's cloudprovider Secret lb-allocator gets.

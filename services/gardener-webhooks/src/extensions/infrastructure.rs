@@ -14,6 +14,7 @@ use metal_api_sdk::Client;
 use serde_json::{Value, json};
 
 use super::{Actuator, Outcome, Request, kube_error};
+use crate::core::extensions::controlplane::firewall_manager;
 use crate::core::extensions::infrastructure::{self as core, NodeNetwork, Release};
 use crate::core::extensions::operation::ExtError;
 
@@ -194,7 +195,7 @@ async fn delete(request: &Request<'_>) -> Result<Outcome, ExtError> {
         }
     }
     // firewall-controller-manager's webhooks of this shoot are cluster-scoped: ours to remove.
-    let name = format!("firewall-controller-manager-{}", shoot.namespace);
+    let name = firewall_manager::webhook_configuration_name(&shoot.namespace);
     let client = request.shared.client.clone();
     let gone = |r: Result<_, kube::Error>| match r {
         Ok(_) => Ok(()),

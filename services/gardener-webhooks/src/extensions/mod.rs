@@ -64,6 +64,10 @@ pub struct Config {
     /// The image of our services deployed into shoots (lb-allocator, volume-manager,
     /// rule-compiler) by the ControlPlane controller.
     pub control_plane_image: String,
+    /// firewall-controller-manager's image; none: not deployed.
+    pub firewall_controller_manager_image: Option<String>,
+    /// The seed's API server for the firewalls (`--seed-api-url`, else this process's).
+    pub seed_api_url: Option<String>,
 }
 
 /// What every actuator may use.

@@ -49,21 +49,21 @@ pub fn resources(values: &Values, image: &str) -> ManagedResource {
     }
 }
 
-/// The shoot access Secret (applied directly, not through a ManagedResource: the token
-/// requestor writes the token into it).
-pub fn shoot_access_secret(namespace: &str) -> Value {
+/// A shoot access Secret of Gardener (applied directly, not through a ManagedResource: the token
+/// requestor writes the token of the shoot's ServiceAccount `kube-system/<account>` into it).
+pub fn shoot_access_secret(namespace: &str, name: &str, account: &str) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
-            "name": SHOOT_ACCESS_SECRET,
+            "name": name,
             "namespace": namespace,
             "labels": {
                 "resources.gardener.cloud/purpose": "token-requestor",
                 "resources.gardener.cloud/class": "shoot",
             },
             "annotations": {
-                "serviceaccount.resources.gardener.cloud/name": LB_ALLOCATOR,
+                "serviceaccount.resources.gardener.cloud/name": account,
                 "serviceaccount.resources.gardener.cloud/namespace": "kube-system",
             },
         },

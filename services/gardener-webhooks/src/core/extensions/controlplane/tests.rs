@@ -1,8 +1,12 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -640,6 +644,9 @@ fn check_object(object: &Value) {
         "StorageClass" => roundtrip::<StorageClass>(object),
         "CustomResourceDefinition" => roundtrip::<CustomResourceDefinition>(object),
         "ClusterwideNetworkPolicy" => roundtrip::<ClusterwideNetworkPolicy>(object),
+        "MutatingWebhookConfiguration" => roundtrip::<MutatingWebhookConfiguration>(object),
+        "ValidatingWebhookConfiguration" => roundtrip::<ValidatingWebhookConfiguration>(object),
+        "NetworkPolicy" => roundtrip::<NetworkPolicy>(object),
         other => panic!("unexpected kind {other}"),
     }
     assert!(
@@ -649,8 +656,150 @@ fn check_object(object: &Value) {
     );
 }
 
+const FCM_CA: &str = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n";
+
+fn fcm() -> FirewallManager {
+    FirewallManager {
+        image: firewall_manager::DEFAULT_IMAGE.into(),
+        seed_api_url: "https://seed.example:443".into(),
+        shoot_api_url: "https://api.s1.p.example.com".into(),
+        ssh_key_secret: "ssh-keypair-1a2b3c".into(),
+        ca_bundle: FCM_CA.into(),
+        shoot_kubeconfig_secret: seed::GENERIC_KUBECONFIG.into(),
+    }
+}
+
 fn rendered(values: &Values) -> Vec<ManagedResource> {
-    render(values, "registry.example/metal-mesh:1.0", &tls())
+    render(
+        values,
+        "registry.example/metal-mesh:1.0",
+        &tls(),
+        Some(&fcm()),
+    )
+}
+
+#[test]
+fn firewall_controller_manager_serves_the_shoot_as_upstream_deploys_it() {
+    let values = values_of(&shoot(), &ControlPlaneConfig::default());
+    let resources = rendered(&values);
+    let seed = &resources[0];
+    let shoot_resource = &resources[1];
+    assert_eq!(seed.name, seed::RESOURCE);
+    let deployment = find(seed, "Deployment", firewall_manager::NAME);
+    assert_eq!(deployment["spec"]["replicas"], values.replicas);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], firewall_manager::DEFAULT_IMAGE);
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for want in [
+        format!("-cluster-id={}", values.cluster_id),
+        format!("-namespace={}", values.namespace),
+        format!("-metal-api-url={}", values.metal_endpoint),
+        "-seed-api-url=https://seed.example:443".into(),
+        "-shoot-api-url=https://api.s1.p.example.com".into(),
+        "-ssh-key-secret-name=ssh-keypair-1a2b3c".into(),
+        format!("-shoot-kubeconfig-secret-name={}", seed::GENERIC_KUBECONFIG),
+        format!(
+            "-shoot-token-secret-name={}",
+            firewall_manager::SHOOT_ACCESS_SECRET
+        ),
+        "-enable-leader-election".into(),
+    ] {
+        assert!(args.contains(&want.as_str()), "{want} in {args:?}");
+    }
+    // Go flags: one token each, so nothing is a bare value.
+    assert!(args.iter().all(|a| a.starts_with('-')), "{args:?}");
+    let env = &container["env"][0];
+    assert_eq!(env["name"], "METAL_AUTH_HMAC");
+    assert_eq!(
+        env["valueFrom"]["secretKeyRef"],
+        json!({"name": values.credential.secret, "key": "metalAPIHMac"})
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"],
+        secrets::FIREWALL_CONTROLLER_MANAGER
+    );
+
+    // Its webhooks: the FirewallDeployment the Worker writes carries the selector label.
+    let name = firewall_manager::webhook_configuration_name(&values.namespace);
+    assert_eq!(
+        name,
+        format!("firewall-controller-manager-{}", values.namespace)
+    );
+    let mutating = find(seed, "MutatingWebhookConfiguration", &name);
+    let validating = find(seed, "ValidatingWebhookConfiguration", &name);
+    for (config, action) in [(mutating, "mutate"), (validating, "validate")] {
+        let hooks = config["webhooks"].as_array().unwrap();
+        assert_eq!(hooks.len(), 3);
+        for hook in hooks {
+            let ca = base64::engine::general_purpose::STANDARD
+                .decode(hook["clientConfig"]["caBundle"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(String::from_utf8(ca).unwrap(), FCM_CA.trim());
+            let service = &hook["clientConfig"]["service"];
+            assert_eq!(service["name"], firewall_manager::NAME);
+            assert_eq!(service["namespace"], values.namespace.as_str());
+            assert!(
+                service["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("/{action}-firewall-metal-stack-io-v2-"))
+            );
+            assert_eq!(hook["failurePolicy"], "Fail");
+        }
+    }
+    assert_eq!(
+        mutating["webhooks"][2]["objectSelector"]["matchLabels"]
+            [crate::core::extensions::worker::firewall::WEBHOOK_SELECTOR_LABEL],
+        values.namespace.as_str()
+    );
+    assert_eq!(
+        validating["webhooks"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        values.namespace.as_str()
+    );
+    let role = find(seed, "Role", firewall_manager::NAME);
+    assert_eq!(role["rules"][0]["verbs"], json!(["*"]));
+    find(
+        seed,
+        "NetworkPolicy",
+        "allow-to-firewall-controller-manager-webhook",
+    );
+
+    // In the shoot: its ClusterRole, bound to the ServiceAccount of its shoot access.
+    find(shoot_resource, "ClusterRole", firewall_manager::SHOOT_ROLE);
+    let binding = find(
+        shoot_resource,
+        "ClusterRoleBinding",
+        firewall_manager::SHOOT_ROLE,
+    );
+    assert_eq!(
+        binding["subjects"][0],
+        json!({"kind": "ServiceAccount", "name": firewall_manager::NAME, "namespace": "kube-system"})
+    );
+
+    // Hibernated: no replicas. Without FCM (run by the operator): none of these objects.
+    let mut hibernated = shoot();
+    hibernated.hibernated = true;
+    let values = values_of(&hibernated, &ControlPlaneConfig::default());
+    let seed = &rendered(&values)[0];
+    assert_eq!(
+        find(seed, "Deployment", firewall_manager::NAME)["spec"]["replicas"],
+        0
+    );
+    let without = render(&values, "img", &tls(), None);
+    for resource in &without {
+        assert!(
+            !resource.objects.iter().any(|o| o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("firewall-controller-manager"))),
+            "{}",
+            resource.name
+        );
+    }
 }
 
 #[test]
@@ -912,7 +1061,7 @@ fn lb_allocator_runs_in_the_seed_with_the_shoots_metal_settings() {
             .any(|a| a == "--metal-ssh-publickey" || a == "--metal-default-external-network-id")
     );
 
-    let access = seed::shoot_access_secret("ns");
+    let access = seed::shoot_access_secret("ns", seed::SHOOT_ACCESS_SECRET, seed::LB_ALLOCATOR);
     assert_eq!(
         access["metadata"]["labels"]["resources.gardener.cloud/purpose"],
         "token-requestor"
@@ -1019,7 +1168,7 @@ fn volume_manager_comes_with_the_csi_lvm_class_unless_disabled() {
     );
     other.storage = None;
     assert!(storage::resources(&other, "img", &tls()).is_none());
-    assert_eq!(render(&other, "img", &tls()).len(), 2);
+    assert_eq!(render(&other, "img", &tls(), None).len(), 2);
 }
 
 #[test]
