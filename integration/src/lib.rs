@@ -15,6 +15,12 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Whether `CI` is set (to anything but empty, `false` or `0`): tests that skip without a tool
+/// elsewhere fail without it there.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// Release when this crate was built optimized (benches), debug otherwise (tests).
 const RELEASE: bool = !cfg!(debug_assertions);
 
@@ -105,6 +111,7 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
 }
 
 pub mod auth;
+pub mod chart;
 pub mod extensions;
 pub mod gardener;
 pub mod kube;

@@ -22,47 +22,19 @@ const NOBODY: &str = "carol-token-55aa1";
 /// A ServiceAccount bound to the lb-allocator's editor role.
 const SA: &str = "ci-serviceaccount-token-9f9f";
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// The access ClusterRoles `metal-mesh:*` of the chart with every service on, rendered by Helm
 /// (integration/scripts/render_chart.py); `None` where the Python packages are missing outside CI.
 fn chart_access_roles() -> Option<Vec<Value>> {
-    let root = integration::workspace_root();
-    let out = Command::new("python3")
-        .arg(root.join("integration/scripts/render_chart.py"))
-        .args([
-            "--set",
-            "lbAllocator.enabled=true",
-            "--set",
-            "lbAllocator.projectId=p",
-            "--set",
-            "lbAllocator.partitionId=fra-equ01",
-            "--set",
-            "lbAllocator.clusterId=c",
-            "--set",
-            "ruleCompiler.enabled=true",
-            "--set",
-            "volumeManager.enabled=true",
-            "--set",
-            "gardenerWebhooks.garden.enabled=true",
-            "--set",
-            "machineLifecycle.enabled=true",
-        ])
-        .output()
-        .expect("run render_chart.py");
-    if out.status.code() == Some(77) {
-        assert!(!in_ci(), "helm-python-sdk missing and CI is set");
-        eprintln!("SKIPPED: pip install helm-python-sdk to run the RBAC tests");
-        return None;
-    }
-    assert!(
-        out.status.success(),
-        "render_chart.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).expect("rendered JSON");
+    let docs = integration::chart::render(&[
+        "lbAllocator.enabled=true",
+        "lbAllocator.projectId=p",
+        "lbAllocator.partitionId=fra-equ01",
+        "lbAllocator.clusterId=c",
+        "ruleCompiler.enabled=true",
+        "volumeManager.enabled=true",
+        "gardenerWebhooks.garden.enabled=true",
+        "machineLifecycle.enabled=true",
+    ])?;
     Some(
         docs.into_iter()
             .filter(|d| {

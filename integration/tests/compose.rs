@@ -30,13 +30,12 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long every service may take to report `healthy` (its compose healthcheck) after `up`.
 const DOCKER_HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// Skips (outside CI) or fails (in CI) the test with `reason`.
 fn unavailable(reason: &str) {
-    assert!(!in_ci(), "{reason} (CI is set, so this is a failure)");
+    assert!(
+        !integration::in_ci(),
+        "{reason} (CI is set, so this is a failure)"
+    );
     eprintln!("SKIPPED compose stack test: {reason}");
 }
 

@@ -25,10 +25,6 @@ use std::time::{Duration, Instant};
 /// The whole tour, the image already built; it takes about two minutes on 2 cores.
 const TOUR_TIMEOUT: Duration = Duration::from_secs(600);
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 fn works(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
@@ -125,7 +121,10 @@ fn the_readme_tour_runs_verbatim_against_compose() {
     let compose = integration::compose_command();
     if !missing.is_empty() || compose.is_none() {
         let reason = format!("missing {missing:?} (compose found: {})", compose.is_some());
-        assert!(!in_ci(), "{reason} (CI is set, so this is a failure)");
+        assert!(
+            !integration::in_ci(),
+            "{reason} (CI is set, so this is a failure)"
+        );
         eprintln!("SKIPPED the compose tour: {reason}");
         return;
     }

@@ -14,10 +14,6 @@ use std::time::Duration;
 /// Exit code of check_chart.py when its Python packages are missing.
 const SKIP: i32 = 77;
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 #[test]
 fn chart_renders_lints_and_validates() {
     let root = integration::workspace_root();
@@ -31,7 +27,10 @@ fn chart_renders_lints_and_validates() {
         Ok(output) => output,
         Err(err) => {
             let msg = format!("cannot run {python}: {err}");
-            assert!(!in_ci(), "{msg} (CI is set, so this is a failure)");
+            assert!(
+                !integration::in_ci(),
+                "{msg} (CI is set, so this is a failure)"
+            );
             eprintln!("SKIPPED chart_renders_lints_and_validates: {msg}");
             return;
         }
@@ -44,7 +43,7 @@ fn chart_renders_lints_and_validates() {
 
     if output.status.code() == Some(SKIP) {
         assert!(
-            !in_ci(),
+            !integration::in_ci(),
             "Python packages for the chart check are missing and CI is set: \
              pip install helm-python-sdk kubernetes-validate\n{stderr}"
         );
@@ -70,8 +69,6 @@ fn chart_renders_lints_and_validates() {
 /// target kubeconfig; the gRPC socket; the controller's periods; the metal-api CA).
 #[test]
 fn the_machine_lifecycle_charts_arguments_are_the_binarys() {
-    let root = integration::workspace_root();
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     #[rustfmt::skip]
     let set = [
         "machineLifecycle.enabled=true",
@@ -95,39 +92,10 @@ fn the_machine_lifecycle_charts_arguments_are_the_binarys() {
         "metrics.open=true",
         "tls.clientCaSecret=client-ca",
     ];
-    let output = match Command::new(&python)
-        .arg(root.join("integration/scripts/render_chart.py"))
-        .args(set.iter().flat_map(|s| ["--set", s]))
-        .output()
-    {
-        Ok(output) => output,
-        Err(err) => {
-            let msg = format!("cannot run {python}: {err}");
-            assert!(!in_ci(), "{msg} (CI is set, so this is a failure)");
-            eprintln!("SKIPPED the_machine_lifecycle_charts_arguments_are_the_binarys: {msg}");
-            return;
-        }
-    };
-    if output.status.code() == Some(SKIP) {
-        assert!(!in_ci(), "helm-python-sdk missing and CI is set");
-        eprintln!("SKIPPED: pip install helm-python-sdk to run this test");
+    let Some(docs) = integration::chart::render(&set) else {
         return;
-    }
-    assert!(
-        output.status.success(),
-        "render_chart.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let docs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
-    let deployment = docs
-        .iter()
-        .find(|d| {
-            d["kind"] == "Deployment"
-                && d["metadata"]["name"]
-                    .as_str()
-                    .is_some_and(|n| n.ends_with("machine-lifecycle"))
-        })
-        .expect("a machine-lifecycle Deployment");
+    };
+    let deployment = integration::chart::find(&docs, "Deployment", "machine-lifecycle");
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["name"], "machine-lifecycle");
     assert_eq!(
