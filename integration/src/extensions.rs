@@ -490,7 +490,13 @@ impl Stack {
 
     /// Sets the operation annotation gardenlet sets to ask for a reconcile.
     pub async fn annotate_reconcile(&self, kind: &str, plural: &str, shoot: ShootRef) {
-        let patch = json!({"metadata": {"annotations": {"gardener.cloud/operation": "reconcile"}}});
+        self.annotate_operation(kind, plural, shoot, "reconcile")
+            .await;
+    }
+
+    /// Sets gardenlet's operation annotation (`reconcile`, `migrate`, `restore`).
+    pub async fn annotate_operation(&self, kind: &str, plural: &str, shoot: ShootRef, op: &str) {
+        let patch = json!({"metadata": {"annotations": {"gardener.cloud/operation": op}}});
         self.extension_api(kind, plural, shoot.namespace)
             .patch(shoot.name, &PatchParams::default(), &Patch::Merge(patch))
             .await

@@ -3,7 +3,9 @@
 //! metal machines with the rendered Ignition userdata, control-plane ManagedResources with
 //! valid manifests and health conditions; deleted in gardenlet's order, it leaves nothing of
 //! its own in metal-api and touches nothing of a second shoot. metal-api going away during a
-//! reconcile is reported with Gardener's error code and retried without a second network.
+//! reconcile is reported with Gardener's error code and retried without a second network. A
+//! control-plane migration lets go of the firewall objects and restores them from the
+//! Infrastructure's state.
 //!
 //! Set MESH_TEST_LOGS=1 to see the controllers' logs.
 
@@ -691,4 +693,199 @@ async fn a_foreign_egress_ip_is_refused_with_a_clear_error_and_a_free_one_is_tag
             .collect::<Vec<_>>(),
         [free.ipaddress.as_str()]
     );
+}
+
+/// What gardener-resource-manager and a kubelet would make of the ControlPlane's
+/// firewall-controller-manager: its Deployment, ready.
+async fn firewall_manager_ready(stack: &Stack, namespace: &str) {
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(stack.kube.clone(), namespace);
+    let deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "firewall-controller-manager", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "firewall-controller-manager"}},
+                 "template": {"metadata": {"labels": {"app": "firewall-controller-manager"}},
+                              "spec": {"containers": [{"name": "fcm", "image": "fcm"}]}}},
+    }))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("firewall-controller-manager's Deployment");
+    deployments
+        .patch_status(
+            "firewall-controller-manager",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 1}})),
+        )
+        .await
+        .expect("its status");
+}
+
+/// gardenlet's control-plane migration of a Worker: migrate on the old seed lets go of the
+/// firewall objects (the firewall keeps running, nothing is freed in metal-api) after backing
+/// the Firewalls up into the Infrastructure's state; restore on the new seed waits for
+/// firewall-controller-manager, creates the Firewalls again and reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migrated_worker_lets_go_of_its_firewall_and_the_restore_brings_it_back() {
+    let stack = Stack::start(&[("ext-m-x86", 1)], false).await;
+    let pools = vec![PoolSpec {
+        name: "pool-m",
+        size: stack.pools[0].size.clone(),
+        minimum: 1,
+        maximum: 1,
+    }];
+    let spec = shoot(SHOOT, &pools, &[]);
+    infrastructure_up(&stack, SHOOT, &spec).await;
+    stack
+        .create("operatingsystemconfigs", &osc(SHOOT, "pool-m"))
+        .await;
+    stack.create("workers", &worker(SHOOT, &pools)).await;
+    stack
+        .operation_state("Worker", "workers", SHOOT, "Succeeded", MINUTE)
+        .await;
+    let fcm = |kind: &str, plural: &str| {
+        stack.api(
+            Some(SHOOT.namespace),
+            &resource("firewall.metal-stack.io/v2", kind, plural),
+        )
+    };
+    let (deployments, firewalls) = (
+        fcm("FirewallDeployment", "firewalldeployments"),
+        fcm("Firewall", "firewalls"),
+    );
+    let template = serde_json::to_value(deployments.get("shoot-firewall").await.unwrap()).unwrap()
+        ["spec"]["template"]
+        .clone();
+
+    // The Firewall firewall-controller-manager would have made, with its finalizer.
+    let firewall: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "firewall.metal-stack.io/v2", "kind": "Firewall",
+        "metadata": {"name": "shoot-firewall-m1x2z", "namespace": SHOOT.namespace,
+                     "labels": template["metadata"]["labels"],
+                     "finalizers": ["firewall.metal-stack.io/firewall-controller-manager"]},
+        "spec": template["spec"], "distance": 0,
+    }))
+    .unwrap();
+    firewalls
+        .create(&PostParams::default(), &firewall)
+        .await
+        .expect("a Firewall");
+    stack.annotate_reconcile("Worker", "workers", SHOOT).await;
+    stack
+        .eventually(
+            "the Firewall backed up in the Infrastructure",
+            MINUTE,
+            || async {
+                let infra = stack
+                    .get("Infrastructure", "infrastructures", SHOOT)
+                    .await?;
+                infra["status"]["state"]["firewalls"]
+                    .to_string()
+                    .contains("shoot-firewall-m1x2z")
+                    .then_some(())
+            },
+        )
+        .await;
+    let machines_before = stack.api(
+        Some(SHOOT.namespace),
+        &resource(
+            "machine.sapcloud.io/v1alpha1",
+            "MachineDeployment",
+            "machinedeployments",
+        ),
+    );
+    let md_count = machines_before
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(md_count, 1);
+
+    // Migrate: the firewall objects let go of, finalizers and all; the machine objects stay.
+    stack
+        .annotate_operation("Worker", "workers", SHOOT, "migrate")
+        .await;
+    let migrated = stack
+        .eventually("the Worker migrated", MINUTE, || async {
+            let worker = stack.get("Worker", "workers", SHOOT).await?;
+            (worker["status"]["lastOperation"]["type"] == "Migrate"
+                && worker["status"]["lastOperation"]["state"] == "Succeeded")
+                .then_some(worker)
+        })
+        .await;
+    assert!(
+        migrated["metadata"]["annotations"]
+            .get("gardener.cloud/operation")
+            .is_none(),
+        "the operation annotation removed: {migrated}"
+    );
+    for (api, what) in [
+        (&deployments, "FirewallDeployments"),
+        (&firewalls, "Firewalls"),
+    ] {
+        let left = api.list(&ListParams::default()).await.unwrap().items;
+        assert!(left.is_empty(), "{what} released: {left:?}");
+    }
+    assert_eq!(
+        machines_before
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        md_count,
+        "the machine objects stay"
+    );
+
+    // Restore: nothing before firewall-controller-manager is ready; then the Firewall as it
+    // was and the FirewallDeployment again.
+    stack
+        .annotate_operation("Worker", "workers", SHOOT, "restore")
+        .await;
+    let waiting = stack
+        .eventually(
+            "the restore waiting for firewall-controller-manager",
+            MINUTE,
+            || async {
+                let worker = stack.get("Worker", "workers", SHOOT).await?;
+                let last = &worker["status"]["lastOperation"];
+                (last["type"] == "Restore"
+                    && last["description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("firewall-controller-manager")))
+                .then_some(worker)
+            },
+        )
+        .await;
+    assert_ne!(waiting["status"]["lastOperation"]["state"], "Succeeded");
+    assert!(
+        firewalls
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    firewall_manager_ready(&stack, SHOOT.namespace).await;
+    stack
+        .eventually("the Worker restored", 2 * MINUTE, || async {
+            let worker = stack.get("Worker", "workers", SHOOT).await?;
+            (worker["status"]["lastOperation"]["type"] == "Restore"
+                && worker["status"]["lastOperation"]["state"] == "Succeeded")
+                .then_some(())
+        })
+        .await;
+    let restored =
+        serde_json::to_value(firewalls.get("shoot-firewall-m1x2z").await.unwrap()).unwrap();
+    assert_eq!(restored["spec"], template["spec"]);
+    assert_eq!(
+        restored["metadata"]["labels"],
+        template["metadata"]["labels"]
+    );
+    deployments
+        .get("shoot-firewall")
+        .await
+        .expect("the FirewallDeployment again");
 }

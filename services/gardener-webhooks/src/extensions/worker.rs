@@ -6,6 +6,13 @@
 //! Writes are server-side applies with field manager `provider-metal` (forced: these objects
 //! are ours), so fields others own (FCM's injected firewall userdata, the autoscaler's
 //! replicas between reconciles) are left alone.
+//!
+//! A control-plane migration moves the firewall as upstream does: migrate backs the Firewalls
+//! up into the Infrastructure's state and releases the firewall objects (finalizers dropped,
+//! deleted orphaning), restore creates the Firewalls again from that state once
+//! firewall-controller-manager is ready, then reconciles. The machine objects are left to
+//! Gardener's own migration of machine-controller-manager's state (not done by this
+//! controller: its migrate leaves them, its restore reconciles).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -13,10 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Resource as _;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams, PropagationPolicy,
 };
 use kube_resources::mcm as mcm_kinds;
 use serde::de::DeserializeOwned;
@@ -34,6 +43,10 @@ pub struct Worker;
 const NODE_NETWORK_POLL: Duration = Duration::from_secs(10);
 /// Waiting for the OS controller's userdata.
 const USER_DATA_POLL: Duration = Duration::from_secs(10);
+/// Waiting for firewall-controller-manager before restoring the firewalls (upstream's 10 s).
+const FIREWALL_MANAGER_POLL: Duration = Duration::from_secs(10);
+/// The ControlPlane's firewall-controller-manager Deployment.
+const FIREWALL_MANAGER: &str = crate::core::extensions::controlplane::firewall_manager::NAME;
 /// Old classes kept for machines still rolling: look again this often.
 const KEPT_CLASSES_RESYNC: Duration = Duration::from_secs(30);
 
@@ -60,6 +73,7 @@ struct Apis {
     machines: Api<DynamicObject>,
     secrets: Api<Secret>,
     firewall_deployments: Api<DynamicObject>,
+    firewall_sets: Api<DynamicObject>,
     firewalls: Api<DynamicObject>,
     infrastructures: Api<DynamicObject>,
 }
@@ -76,6 +90,7 @@ impl Apis {
             machines: api(&mcm::<mcm_kinds::Machine>()),
             secrets: Api::namespaced(shared.client.clone(), namespace),
             firewall_deployments: api(&fcm("FirewallDeployment", "firewalldeployments")),
+            firewall_sets: api(&fcm("FirewallSet", "firewallsets")),
             firewalls: api(&fcm("Firewall", "firewalls")),
             infrastructures: api(&super::resource("Infrastructure", "infrastructures")),
         }
@@ -301,14 +316,8 @@ async fn reconcile(request: &Request<'_>) -> Result<Outcome, ExtError> {
     let (shared, shoot) = (request.shared, request.shoot);
     let worker = decide::Worker::from_object(request.value)?;
     let apis = Apis::new(shared, &worker.namespace);
-    let infrastructures = list(
-        &apis.infrastructures,
-        &ListParams::default(),
-        "infrastructures",
-    )
-    .await?
-    .unwrap_or_default();
-    let infrastructure = decide::infrastructure(&infrastructures, &shoot.name);
+    let infrastructure = shoot_infrastructure(&apis, &shoot.name).await?;
+    let infrastructure = infrastructure.as_ref();
     let Some(nodes_cidr) = decide::nodes_cidr(shoot.nodes_cidr.as_deref(), infrastructure) else {
         return Ok(Outcome::pending(
             NODE_NETWORK_POLL,
@@ -496,6 +505,127 @@ async fn delete_worker(request: &Request<'_>) -> Result<Outcome, ExtError> {
     ))
 }
 
+/// The Infrastructure of the Worker's shoot (the one the reconcile backs the firewalls up in).
+async fn shoot_infrastructure(apis: &Apis, shoot: &str) -> Result<Option<Value>, ExtError> {
+    let infrastructures = list(
+        &apis.infrastructures,
+        &ListParams::default(),
+        "infrastructures",
+    )
+    .await?
+    .unwrap_or_default();
+    Ok(decide::infrastructure(&infrastructures, shoot).cloned())
+}
+
+/// Lets go of one firewall object without deleting what it stands for: its finalizers dropped
+/// (firewall-controller-manager would free the firewall machine), then deleted orphaning its
+/// dependents. Gone already is fine.
+async fn release(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<(), ExtError> {
+    let unfinalized = api
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await;
+    match unfinalized {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(kube_error(&format!("releasing {what} {name}"), &e)),
+    }
+    let orphan = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Orphan),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &orphan).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(kube_error(&format!("deleting {what} {name}"), &e)),
+    }
+}
+
+/// Upstream's firewall migrate: a last backup of the Firewalls into the Infrastructure's state,
+/// then the FirewallDeployments, FirewallSets and Firewalls released, so the firewall keeps
+/// running for the new seed to restore. The machine objects stay for Gardener's own migration
+/// (see the module docs).
+async fn migrate_worker(request: &Request<'_>) -> Result<Outcome, ExtError> {
+    let worker = decide::Worker::from_object(request.value)?;
+    let apis = Apis::new(request.shared, &worker.namespace);
+    let infrastructure = shoot_infrastructure(&apis, &request.shoot.name).await?;
+    store_firewalls(&apis, infrastructure.as_ref()).await?;
+    let all = ListParams::default();
+    for (api, what) in [
+        (&apis.firewall_deployments, "firewall deployment"),
+        (&apis.firewall_sets, "firewall set"),
+        (&apis.firewalls, "firewall"),
+    ] {
+        for object in list(api, &all, what).await?.unwrap_or_default() {
+            release(api, name_of(&object), what).await?;
+        }
+    }
+    tracing::info!(namespace = %worker.namespace, "worker migrated: firewall objects released");
+    Ok(Outcome::done())
+}
+
+/// Upstream's restore: once firewall-controller-manager is ready (its webhooks admit
+/// Firewalls), the Firewalls of the Infrastructure's state are created again, then the Worker
+/// is reconciled as usual.
+async fn restore_worker(request: &Request<'_>) -> Result<Outcome, ExtError> {
+    let worker = decide::Worker::from_object(request.value)?;
+    let apis = Apis::new(request.shared, &worker.namespace);
+    if request
+        .shared
+        .config
+        .firewall_controller_manager_image
+        .is_some()
+        && let Some(why) = firewall_manager_not_ready(request.shared, &worker.namespace).await?
+    {
+        return Ok(Outcome::pending(FIREWALL_MANAGER_POLL, why));
+    }
+    let infrastructure = shoot_infrastructure(&apis, &request.shoot.name).await?;
+    let state = infrastructure
+        .as_ref()
+        .and_then(|i| i.pointer("/status/state"));
+    for firewall in firewall::restored(state, &worker.namespace)? {
+        let name = name_of(&firewall).to_owned();
+        let object: DynamicObject = serde_json::from_value(firewall)
+            .map_err(|e| ExtError::internal(format!("firewall {name}: {e}")))?;
+        match apis.firewalls.create(&PostParams::default(), &object).await {
+            Ok(_) => {
+                tracing::info!(namespace = %worker.namespace, firewall = %name, "firewall restored")
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) if is_not_found(&e) => break,
+            Err(e) => return Err(kube_error(&format!("restoring firewall {name}"), &e)),
+        }
+    }
+    reconcile(request).await
+}
+
+/// Why the ControlPlane's firewall-controller-manager is not ready yet; `None` when it is, or
+/// when Deployments are not served (a test API server).
+async fn firewall_manager_not_ready(
+    shared: &Shared,
+    namespace: &str,
+) -> Result<Option<String>, ExtError> {
+    let api: Api<Deployment> = Api::namespaced(shared.client.clone(), namespace);
+    let name = FIREWALL_MANAGER;
+    let deployment = match api.get_opt(name).await {
+        Ok(found) => found,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(kube_error(&format!("reading deployment {name}"), &e)),
+    };
+    let Some(deployment) = deployment else {
+        return Ok(Some(format!("waiting for deployment {name}")));
+    };
+    let wanted = deployment.spec.and_then(|s| s.replicas).unwrap_or(1);
+    let ready = deployment
+        .status
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    Ok((ready < wanted).then(|| format!("waiting for deployment {name}: {ready}/{wanted} ready")))
+}
+
 impl Actuator for Worker {
     const KIND: &'static str = "Worker";
     const PLURAL: &'static str = "workers";
@@ -512,17 +642,11 @@ impl Actuator for Worker {
         Box::pin(delete_worker(request))
     }
 
-    /// Nothing to free: the machine and firewall objects stay for the restore on the next
-    /// seed. (Upstream also strips MCM's and FCM's finalizers and orphans the firewall
-    /// objects; not done here.)
     fn migrate<'a>(&'a self, request: &'a Request<'a>) -> BoxFuture<'a, Result<Outcome, ExtError>> {
-        Box::pin(async move {
-            tracing::info!(
-                namespace = request.namespace(),
-                name = request.name(),
-                "worker migrate: nothing to free"
-            );
-            Ok(Outcome::done())
-        })
+        Box::pin(migrate_worker(request))
+    }
+
+    fn restore<'a>(&'a self, request: &'a Request<'a>) -> BoxFuture<'a, Result<Outcome, ExtError>> {
+        Box::pin(restore_worker(request))
     }
 }

@@ -36,23 +36,31 @@ impl OperationType {
         }
     }
 
-    /// The operation `object` asks for, and whether it asks at all: deletion always acts;
-    /// otherwise the annotation, a generation not yet observed, or a last operation that did
-    /// not succeed (Gardener's `ShouldReconcile` plus retrying errors).
+    /// The operation `object` asks for, and whether it asks at all, in Gardener's order: the
+    /// migrate annotation; nothing at all once migrated (this seed let go of it) unless a
+    /// restore is asked for; deletion; the restore annotation; otherwise the reconcile
+    /// annotation, a generation not yet observed, or a last operation that did not succeed
+    /// (Gardener's `ShouldReconcile` plus retrying errors).
     pub fn of(object: &Value) -> Option<OperationType> {
-        if object.pointer("/metadata/deletionTimestamp").is_some() {
-            return Some(OperationType::Delete);
-        }
         let annotation = object
             .pointer("/metadata/annotations")
             .and_then(|a| a.get(OPERATION_ANNOTATION))
             .and_then(Value::as_str);
-        match annotation {
-            Some(MIGRATE) => return Some(OperationType::Migrate),
-            Some(RESTORE) => return Some(OperationType::Restore),
-            _ => {}
+        if annotation == Some(MIGRATE) {
+            return Some(OperationType::Migrate);
         }
         let last = object.pointer("/status/lastOperation");
+        let field = |name: &str| last.and_then(|l| l.get(name)).and_then(Value::as_str);
+        let migrated = field("type") == Some("Migrate") && field("state") == Some("Succeeded");
+        if migrated && annotation != Some(RESTORE) {
+            return None;
+        }
+        if object.pointer("/metadata/deletionTimestamp").is_some() {
+            return Some(OperationType::Delete);
+        }
+        if annotation == Some(RESTORE) {
+            return Some(OperationType::Restore);
+        }
         let reconcile = if last.is_none_or(Value::is_null) {
             OperationType::Create
         } else {
@@ -257,6 +265,39 @@ mod tests {
             Some(OperationType::Create)
         );
         let mut deleting = object(Some(RECONCILE), 2, done);
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-12-06T00:00:00Z");
+        assert_eq!(OperationType::of(&deleting), Some(OperationType::Delete));
+    }
+
+    #[test]
+    fn a_migrated_object_is_left_alone_until_it_is_restored() {
+        let migrated = json!({"observedGeneration": 2,
+                              "lastOperation": {"type": "Migrate", "state": "Succeeded"}});
+        // A new generation, a reconcile annotation, even a deletion: not this seed's any more.
+        assert_eq!(OperationType::of(&object(None, 3, migrated.clone())), None);
+        assert_eq!(
+            OperationType::of(&object(Some(RECONCILE), 2, migrated.clone())),
+            None
+        );
+        let mut deleting = object(None, 2, migrated.clone());
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-12-06T00:00:00Z");
+        assert_eq!(OperationType::of(&deleting), None);
+        assert_eq!(
+            OperationType::of(&object(Some(RESTORE), 2, migrated.clone())),
+            Some(OperationType::Restore)
+        );
+        assert_eq!(
+            OperationType::of(&object(Some(MIGRATE), 2, migrated)),
+            Some(OperationType::Migrate)
+        );
+        // A migration that failed is retried (its annotation stays until it succeeds), and
+        // deletion wins over a restore asked for.
+        let failed = json!({"lastOperation": {"type": "Migrate", "state": "Error"}});
+        assert_eq!(
+            OperationType::of(&object(Some(MIGRATE), 2, failed)),
+            Some(OperationType::Migrate)
+        );
+        let mut deleting = object(Some(RESTORE), 2, json!({}));
         deleting["metadata"]["deletionTimestamp"] = json!("2026-12-06T00:00:00Z");
         assert_eq!(OperationType::of(&deleting), Some(OperationType::Delete));
     }

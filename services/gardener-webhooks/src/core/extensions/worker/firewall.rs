@@ -262,6 +262,59 @@ pub fn state(firewalls: &[Value]) -> Value {
     json!({"firewalls": entries})
 }
 
+/// The Firewalls of a [`state`] (the Infrastructure's `status.state`) to create again in
+/// `namespace` when the shoot arrives on a new seed: as backed up, without what the old seed's
+/// API server kept (uid, timestamps, generation, finalizers: firewall-controller-manager adds
+/// its own). No state: none. Upstream reads each entry as YAML, of which JSON is a part.
+pub fn restored(state: Option<&Value>, namespace: &str) -> Result<Vec<Value>, ExtError> {
+    let Some(entries) = state.and_then(|s| s.get("firewalls")) else {
+        return Ok(Vec::new());
+    };
+    let entries = entries.as_array().ok_or_else(|| {
+        ExtError::configuration("the infrastructure's status.state.firewalls is not a list")
+    })?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let bad = |why: String| {
+                ExtError::configuration(format!(
+                    "firewall {i} of the infrastructure's status.state: {why}"
+                ))
+            };
+            let text = entry.as_str().ok_or_else(|| bad("not a string".into()))?;
+            let mut firewall: Value =
+                serde_saphyr::from_str(text).map_err(|e| bad(e.to_string()))?;
+            if firewall.get("kind").and_then(Value::as_str) != Some("Firewall") {
+                return Err(bad("not a Firewall".into()));
+            }
+            let meta = firewall
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+                .filter(|m| m.get("name").and_then(Value::as_str).is_some())
+                .ok_or_else(|| bad("no metadata.name".into()))?;
+            for field in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "resourceVersion",
+                "managedFields",
+                "ownerReferences",
+                "finalizers",
+            ] {
+                meta.remove(field);
+            }
+            meta.insert("namespace".into(), json!(namespace));
+            if let Some(object) = firewall.as_object_mut() {
+                object.remove("status");
+            }
+            Ok(firewall)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,5 +526,45 @@ mod tests {
                    "spec": {"size": "s"}, "distance": 3})
         );
         assert_eq!(state(&[]), json!({"firewalls": []}));
+    }
+
+    #[test]
+    fn the_backed_up_firewalls_are_restored_into_the_new_namespace_without_server_fields() {
+        let firewall = json!({
+            "apiVersion": API_VERSION, "kind": "Firewall",
+            "metadata": {"name": "shoot-firewall-x", "namespace": "old", "uid": "u", "generation": 3,
+                         "creationTimestamp": "2026-01-01T00:00:00Z",
+                         "finalizers": [FINALIZER], "labels": {"a": "b"}},
+            "spec": {"size": "s"}, "status": {"phase": "Running"},
+        });
+        let backup = state(&[firewall]);
+        let back = restored(Some(&backup), "new").unwrap();
+        assert_eq!(
+            back,
+            [json!({"apiVersion": API_VERSION, "kind": "Firewall",
+                    "metadata": {"name": "shoot-firewall-x", "namespace": "new", "labels": {"a": "b"}},
+                    "spec": {"size": "s"}})]
+        );
+        // Upstream's YAML entries are read too.
+        let yaml = json!({"firewalls": [
+            "apiVersion: firewall.metal-stack.io/v2\nkind: Firewall\nmetadata:\n  name: fw-y\nspec:\n  size: s\n"
+        ]});
+        assert_eq!(
+            restored(Some(&yaml), "new").unwrap()[0]["metadata"]["name"],
+            "fw-y"
+        );
+        assert!(restored(None, "new").unwrap().is_empty());
+        assert!(restored(Some(&json!({})), "new").unwrap().is_empty());
+        for bad in [
+            json!({"firewalls": "x"}),
+            json!({"firewalls": [1]}),
+            json!({"firewalls": ["kind: FirewallSet\nmetadata:\n  name: a\n"]}),
+            json!({"firewalls": ["kind: Firewall\nmetadata: {}\n"]}),
+            json!({"firewalls": ["{not yaml"]}),
+        ] {
+            let e = restored(Some(&bad), "new").unwrap_err();
+            assert_eq!(e.code, Some(ErrorCode::Configuration), "{bad}");
+            assert!(e.message.contains("status.state"), "{e}");
+        }
     }
 }
