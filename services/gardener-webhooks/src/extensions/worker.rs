@@ -10,9 +10,11 @@
 //! A control-plane migration moves the firewall as upstream does: migrate backs the Firewalls
 //! up into the Infrastructure's state and releases the firewall objects (finalizers dropped,
 //! deleted orphaning), restore creates the Firewalls again from that state once
-//! firewall-controller-manager is ready, then reconciles. The machine objects are left to
-//! Gardener's own migration of machine-controller-manager's state (not done by this
-//! controller: its migrate leaves them, its restore reconciles).
+//! firewall-controller-manager is ready, then reconciles. Upstream's generic worker actuator
+//! also carries the machine objects over (their state in the Worker's status, shallow-deleted
+//! on migrate, recreated on restore); this controller does not: its migrate leaves them in
+//! place and its restore reconciles, so machine-lifecycle on the new seed allocates machines
+//! afresh.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -546,8 +548,7 @@ async fn release(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<(),
 
 /// Upstream's firewall migrate: a last backup of the Firewalls into the Infrastructure's state,
 /// then the FirewallDeployments, FirewallSets and Firewalls released, so the firewall keeps
-/// running for the new seed to restore. The machine objects stay for Gardener's own migration
-/// (see the module docs).
+/// running for the new seed to restore. The machine objects stay (see the module docs).
 async fn migrate_worker(request: &Request<'_>) -> Result<Outcome, ExtError> {
     let worker = decide::Worker::from_object(request.value)?;
     let apis = Apis::new(request.shared, &worker.namespace);
